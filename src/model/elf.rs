@@ -1,0 +1,79 @@
+//! Elf instances: the running processes that serve tasks.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{InstanceId, Millis, TaskSha};
+
+/// How an elf instance stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ElfState {
+    /// Heartbeating.
+    Running,
+    /// Shut down cleanly.
+    Stopped,
+    /// Stopped heartbeating or its connection closed: presumed dead.
+    Lost,
+}
+
+impl ElfState {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElfState::Running => "running",
+            ElfState::Stopped => "stopped",
+            ElfState::Lost => "lost",
+        }
+    }
+}
+
+impl std::str::FromStr for ElfState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "running" => Ok(ElfState::Running),
+            "stopped" => Ok(ElfState::Stopped),
+            "lost" => Ok(ElfState::Lost),
+            _ => Err(format!("`{s}` is not an elf state: expected running, stopped or lost")),
+        }
+    }
+}
+
+/// What an elf binary was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Build {
+    /// The crate version.
+    pub version: String,
+    /// The git commit, when known at build time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// One running (or once running) elf process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ElfInstance {
+    /// The instance.
+    pub instance: InstanceId,
+    /// The elf's name; every instance of one elf serves the same tasks.
+    pub elf: String,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+    /// Build.
+    pub build: Build,
+    /// Task versions it serves.
+    pub tasks: Vec<TaskSha>,
+    /// How many jobs it runs at once.
+    pub slots: u32,
+    /// Started.
+    pub started_at: Millis,
+    /// Last heartbeat.
+    pub heartbeat_at: Millis,
+    /// Presumed dead after this unless it heartbeats.
+    pub lease_until: Millis,
+    /// How it stands.
+    pub state: ElfState,
+}

@@ -1,0 +1,79 @@
+//! The append-only event log: every job state change appends one event in
+//! the transaction that makes the change.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{JobId, JobState, Millis, RunId};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A run was created.
+    RunCreated,
+    /// A run ended (its state is in the data).
+    RunFinished,
+    /// A job changed state (the new state is in `state`).
+    JobState,
+    /// A task version was first recorded.
+    TaskRecorded,
+    /// An elf instance registered.
+    ElfStarted,
+    /// An elf instance stopped or was found dead.
+    ElfStopped,
+}
+
+impl EventKind {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunCreated => "run_created",
+            EventKind::RunFinished => "run_finished",
+            EventKind::JobState => "job_state",
+            EventKind::TaskRecorded => "task_recorded",
+            EventKind::ElfStarted => "elf_started",
+            EventKind::ElfStopped => "elf_stopped",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            EventKind::RunCreated,
+            EventKind::RunFinished,
+            EventKind::JobState,
+            EventKind::TaskRecorded,
+            EventKind::ElfStarted,
+            EventKind::ElfStopped,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of the event log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    /// Position in the log: increasing in commit order, no gaps seen by a
+    /// reader that tails by cursor.
+    pub seq: i64,
+    /// When.
+    pub at: Millis,
+    /// What.
+    pub kind: EventKind,
+    /// The run concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunId>,
+    /// The job concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobId>,
+    /// For `job_state`: the state entered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<JobState>,
+    /// Details (epoch, holder, attempt, failure id, reason, ...).
+    #[serde(default)]
+    pub data: Value,
+}

@@ -1,0 +1,164 @@
+//! Rows to documents.
+
+use std::str::FromStr;
+
+use rusqlite::Row;
+use rusqlite::types::Type;
+use serde::de::DeserializeOwned;
+
+use crate::model::{
+    ElfInstance, Event, EventKind, Failure, FailureId, InstanceId, Job, JobId, Run, RunId, TaskSha, TaskVersion,
+};
+
+/// The columns `job` reads, in order.
+pub(super) const JOB_COLS: &str = "id, run, key, elf, task, args, state, unmet, priority, attempt, retry, \
+    timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, \
+    started_at, finished_at";
+
+pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: JobId(r.get(0)?),
+        run: RunId(r.get(1)?),
+        key: r.get(2)?,
+        elf: r.get(3)?,
+        task: r.get(4)?,
+        args: json(r, 5)?,
+        state: parsed(r, 6)?,
+        unmet: r.get(7)?,
+        priority: r.get(8)?,
+        attempt: r.get(9)?,
+        retry: json(r, 10)?,
+        timeout_ms: r.get::<_, Option<i64>>(11)?.map(|t| t.max(0) as u64),
+        expected_sha: opt_sha(r, 12)?,
+        ran_sha: opt_sha(r, 13)?,
+        holder: r.get::<_, Option<String>>(14)?.map(InstanceId),
+        lease_until: r.get(15)?,
+        epoch: r.get(16)?,
+        not_before: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+        started_at: r.get(20)?,
+        finished_at: r.get(21)?,
+    })
+}
+
+/// The columns `run` reads, in order.
+pub(super) const RUN_COLS: &str = "id, name, labels, created_by, created_at, finished_at, state, total, open, failed";
+
+pub(super) fn run(r: &Row<'_>) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: RunId(r.get(0)?),
+        name: r.get(1)?,
+        labels: json(r, 2)?,
+        created_by: json(r, 3)?,
+        created_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        state: parsed(r, 6)?,
+        total: r.get::<_, i64>(7)?.max(0) as u64,
+        open: r.get::<_, i64>(8)?.max(0) as u64,
+        failed: r.get::<_, i64>(9)?.max(0) as u64,
+    })
+}
+
+/// The columns `task_version` reads, in order (`n` is `task_names`).
+pub(super) const TASK_COLS: &str = "t.sha, n.elf, n.task, t.source, t.file, t.line, t.signature, t.doc, t.first_seen";
+
+pub(super) fn task_version(r: &Row<'_>) -> rusqlite::Result<TaskVersion> {
+    Ok(TaskVersion {
+        sha: sha(r, 0)?,
+        elf: r.get(1)?,
+        name: r.get(2)?,
+        source: r.get(3)?,
+        file: r.get(4)?,
+        line: r.get(5)?,
+        signature: json(r, 6)?,
+        doc: r.get(7)?,
+        first_seen: r.get(8)?,
+    })
+}
+
+/// The columns `elf` reads, in order.
+pub(super) const ELF_COLS: &str =
+    "instance, elf, host, pid, build, tasks, slots, started_at, heartbeat_at, lease_until, state";
+
+pub(super) fn elf(r: &Row<'_>) -> rusqlite::Result<ElfInstance> {
+    Ok(ElfInstance {
+        instance: InstanceId(r.get(0)?),
+        elf: r.get(1)?,
+        host: r.get(2)?,
+        pid: r.get(3)?,
+        build: json(r, 4)?,
+        tasks: json(r, 5)?,
+        slots: r.get(6)?,
+        started_at: r.get(7)?,
+        heartbeat_at: r.get(8)?,
+        lease_until: r.get(9)?,
+        state: parsed(r, 10)?,
+    })
+}
+
+/// The columns `failure` reads, in order.
+pub(super) const FAILURE_COLS: &str =
+    "id, job, run, elf, task, attempt, epoch, instance, host, pid, started_at, at, signature, will_retry, report";
+
+pub(super) fn failure(r: &Row<'_>) -> rusqlite::Result<Failure> {
+    Ok(Failure {
+        id: FailureId(r.get(0)?),
+        job: JobId(r.get(1)?),
+        run: RunId(r.get(2)?),
+        elf: r.get(3)?,
+        task: r.get(4)?,
+        attempt: r.get(5)?,
+        epoch: r.get(6)?,
+        instance: r.get::<_, Option<String>>(7)?.map(InstanceId),
+        host: r.get(8)?,
+        pid: r.get(9)?,
+        started_at: r.get(10)?,
+        at: r.get(11)?,
+        signature: r.get(12)?,
+        will_retry: r.get(13)?,
+        report: json(r, 14)?,
+    })
+}
+
+/// The columns `event` reads, in order.
+pub(super) const EVENT_COLS: &str = "seq, at, kind, run, job, state, data";
+
+pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind: String = r.get(2)?;
+    let data: Option<String> = r.get(6)?;
+    Ok(Event {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| conversion(2, format!("unknown event kind `{kind}`")))?,
+        run: r.get::<_, Option<i64>>(3)?.map(RunId),
+        job: r.get::<_, Option<i64>>(4)?.map(JobId),
+        state: r.get::<_, Option<String>>(5)?.map(|s| s.parse().map_err(|e: String| conversion(5, e))).transpose()?,
+        data: match data {
+            Some(text) => serde_json::from_str(&text).map_err(|e| conversion(6, e.to_string()))?,
+            None => serde_json::Value::Null,
+        },
+    })
+}
+
+fn conversion(idx: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, msg.into())
+}
+
+pub(super) fn json<T: DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| conversion(idx, e.to_string()))
+}
+
+fn parsed<T: FromStr<Err = String>>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    text.parse().map_err(|e| conversion(idx, e))
+}
+
+fn sha(r: &Row<'_>, idx: usize) -> rusqlite::Result<TaskSha> {
+    TaskSha::try_from(r.get::<_, String>(idx)?).map_err(|e| conversion(idx, e))
+}
+
+fn opt_sha(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<TaskSha>> {
+    r.get::<_, Option<String>>(idx)?.map(|s| TaskSha::try_from(s).map_err(|e| conversion(idx, e))).transpose()
+}
