@@ -13,8 +13,11 @@
 //! * [`storage`]: the [`storage::Store`] trait, its SQLite backend and the
 //!   conformance suite.
 
+pub mod bench;
+pub mod cli;
 pub mod model;
 pub mod refs;
+pub mod schema;
 pub mod storage;
 pub mod task;
 

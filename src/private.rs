@@ -28,7 +28,8 @@ pub fn decode_args<A: DeserializeOwned>(info: &TaskInfo, args: Value) -> Result<
 
 /// Encodes a task's value.
 pub fn encode_output<T: Serialize>(value: T) -> Result<Value, TaskError> {
-    serde_json::to_value(value).map_err(|e| TaskError::from_error(format!("the task's value cannot be encoded as JSON: {e}").into()))
+    serde_json::to_value(value)
+        .map_err(|e| TaskError::from_error(format!("the task's value cannot be encoded as JSON: {e}").into()))
 }
 
 /// Turns a task's error into a failure (keeping its source chain).

@@ -216,10 +216,11 @@ fn resolve_at(v: &Value, results: &HashMap<JobId, Value>, at: &mut String) -> Re
                 });
             };
             let whole = results.get(&job).ok_or_else(|| Error::Missing { job, at: at.clone() })?;
-            whole
-                .pointer(&r.path)
-                .cloned()
-                .ok_or_else(|| Error::NoSuchPath { job, path: r.path.clone(), at: at.clone() })?
+            whole.pointer(&r.path).cloned().ok_or_else(|| Error::NoSuchPath {
+                job,
+                path: r.path.clone(),
+                at: at.clone(),
+            })?
         }
         Value::Object(m) => {
             let mut out = Map::with_capacity(m.len());
@@ -266,7 +267,12 @@ mod tests {
 
     #[test]
     fn malformed_references_name_the_place() {
-        for bad in [json!({"$output": 0}), json!({"$output": true}), json!({"$output": 1, "x": 2}), json!({"$output": 1, "path": "w"})] {
+        for bad in [
+            json!({"$output": 0}),
+            json!({"$output": true}),
+            json!({"$output": 1, "x": 2}),
+            json!({"$output": 1, "path": "w"}),
+        ] {
             let err = scan(&json!({"k": [bad]})).unwrap_err();
             assert!(err.to_string().contains("`/k/0`"), "{err}");
         }

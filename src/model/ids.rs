@@ -104,9 +104,7 @@ impl TryFrom<String> for TaskSha {
         if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             Ok(Self(s))
         } else {
-            Err(format!(
-                "`{s}` is not a task version: expected 64 lowercase hex digits (a sha256)"
-            ))
+            Err(format!("`{s}` is not a task version: expected 64 lowercase hex digits (a sha256)"))
         }
     }
 }
@@ -130,10 +128,7 @@ mod tests {
     #[test]
     fn sha_of_source_is_sha256_hex() {
         let sha = TaskSha::of_source("abc");
-        assert_eq!(
-            sha.as_str(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha.as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(sha.short(), "ba7816bf8f01");
     }
 

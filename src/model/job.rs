@@ -61,10 +61,7 @@ impl JobState {
 
     /// Whether nothing more happens to the job (short of a manual retry).
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::UpstreamFailed | JobState::Cancelled
-        )
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::UpstreamFailed | JobState::Cancelled)
     }
 }
 

@@ -25,8 +25,7 @@ pub enum RunState {
 
 impl RunState {
     /// Every state.
-    pub const ALL: [RunState; 4] =
-        [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Cancelled];
+    pub const ALL: [RunState; 4] = [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Cancelled];
 
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
@@ -47,9 +46,10 @@ impl RunState {
 impl std::str::FromStr for RunState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        RunState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            format!("`{s}` is not a run state: expected running, succeeded, failed or cancelled")
-        })
+        RunState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a run state: expected running, succeeded, failed or cancelled"))
     }
 }
 

@@ -101,11 +101,7 @@ impl RetryPolicy {
     /// The delay with jitter applied when the policy asks for it.
     pub fn jittered_delay_ms(&self, next_attempt: u32) -> u64 {
         let delay = self.delay_ms(next_attempt);
-        if self.jitter && delay > 1 {
-            rand::random_range(delay / 2..=delay)
-        } else {
-            delay
-        }
+        if self.jitter && delay > 1 { rand::random_range(delay / 2..=delay) } else { delay }
     }
 }
 

@@ -10,8 +10,5 @@ pub type Millis = i64;
 /// All processes on one machine share this clock, which is why the embedded
 /// store may compute leases from it (the ArangoDB backend uses the server's).
 pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }

@@ -30,9 +30,7 @@ pub enum Error {
         detail: String,
     },
     /// The store's file is damaged.
-    #[error(
-        "store `{path}` is corrupt: {detail} (restore it from a backup, or move it aside to start afresh)"
-    )]
+    #[error("store `{path}` is corrupt: {detail} (restore it from a backup, or move it aside to start afresh)")]
     Corrupt {
         /// The file.
         path: PathBuf,

@@ -10,5 +10,7 @@ mod url;
 pub mod conformance;
 
 pub use error::{Error, ErrorKind, Result};
-pub use store::{ClaimRequest, Dep, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, RunQuery, Store};
+pub use store::{
+    ClaimRequest, Dep, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, RunQuery, Store,
+};
 pub use url::{DEFAULT_URL, StoreUrl, open};

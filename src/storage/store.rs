@@ -8,9 +8,8 @@ use serde_json::Value;
 
 use super::Result;
 use crate::model::{
-    Claimed, Completion, ElfInstance, Event, Failure, FailureId, FailureKind, FailureReport, InstanceId,
-    Job, JobId, JobState, Lease, Millis, Outcome, Run, RunId, RunState, Submission, Submitted, TaskSha,
-    TaskVersion,
+    Claimed, Completion, ElfInstance, Event, Failure, FailureId, FailureKind, FailureReport, InstanceId, Job, JobId,
+    JobState, Lease, Millis, Outcome, Run, RunId, RunState, Submission, Submitted, TaskSha, TaskVersion,
 };
 
 /// Newly ready jobs per elf name, so that a writer can ring the doorbell for

@@ -42,14 +42,15 @@ impl StoreUrl {
                 let mut max_payload = Limits::default().max_payload;
                 for pair in query.split('&').filter(|p| !p.is_empty()) {
                     match pair.split_once('=') {
-                        Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => synchronous = Synchronous::Normal,
+                        Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => {
+                            synchronous = Synchronous::Normal
+                        }
                         Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => synchronous = Synchronous::Full,
                         Some(("max_payload", v)) => {
-                            max_payload = v
-                                .parse()
-                                .ok()
-                                .filter(|n| *n > 0)
-                                .ok_or_else(|| bad(&format!("max_payload `{v}` is not a positive number of bytes")))?;
+                            max_payload =
+                                v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                                    bad(&format!("max_payload `{v}` is not a positive number of bytes"))
+                                })?;
                         }
                         _ => {
                             return Err(bad(&format!(

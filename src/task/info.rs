@@ -65,7 +65,12 @@ impl RetryDefaults {
         } else {
             Backoff::Exponential { initial_ms: self.delay_ms, factor: self.factor }
         };
-        RetryPolicy { max_attempts: self.max_attempts.max(1), backoff, max_delay_ms: self.max_delay_ms, jitter: self.jitter }
+        RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            backoff,
+            max_delay_ms: self.max_delay_ms,
+            jitter: self.jitter,
+        }
     }
 }
 

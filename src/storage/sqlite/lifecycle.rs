@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::SqliteStore;
 use crate::model::{
-    Claimed, Completion, FailureId, FailureKind, FailureReport, InstanceId, JobId, JobState, Lease, Millis,
-    Outcome, RetryPolicy, RunId, RunState, now_ms,
+    Claimed, Completion, FailureId, FailureKind, FailureReport, InstanceId, JobId, JobState, Lease, Millis, Outcome,
+    RetryPolicy, RunId, RunState, now_ms,
 };
 use crate::storage::{ClaimRequest, Error, Failed, Readied, Reaped, Result};
 
@@ -50,8 +50,11 @@ pub(super) fn close_jobs(tx: &Transaction<'_>, now: Millis, closed: &Closed) -> 
 }
 
 fn finish_run(tx: &Transaction<'_>, now: Millis, run: RunId, state: RunState, reason: Option<&str>) -> Result<()> {
-    tx.prepare_cached("UPDATE runs SET state = ?2, finished_at = ?3 WHERE id = ?1")?
-        .execute(params![run.0, state.as_str(), now])?;
+    tx.prepare_cached("UPDATE runs SET state = ?2, finished_at = ?3 WHERE id = ?1")?.execute(params![
+        run.0,
+        state.as_str(),
+        now
+    ])?;
     let data = json!({ "state": state.as_str(), "reason": reason }).to_string();
     tx.prepare_cached("INSERT INTO events(at, kind, run, data) VALUES (?1, 'run_finished', ?2, ?3)")?
         .execute(params![now, run.0, data])?;
@@ -88,7 +91,9 @@ fn propagate_success(tx: &Transaction<'_>, now: Millis, job: JobId, readied: &mu
          RETURNING id, run, elf, state",
     )?;
     let rows = stmt
-        .query_map(params![job.0, now], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?
+        .query_map(params![job.0, now], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (id, run, elf, state) in rows {
         if state == JobState::Ready.as_str() {
@@ -220,7 +225,13 @@ pub(super) fn fail_job(tx: &Transaction<'_>, now: Millis, lease: &Lease, report:
 }
 
 /// Marks every job downstream of `job` (transitively) `upstream_failed`.
-fn propagate_failure(tx: &Transaction<'_>, now: Millis, job: JobId, cause: FailureId, closed: &mut Closed) -> Result<()> {
+fn propagate_failure(
+    tx: &Transaction<'_>,
+    now: Millis,
+    job: JobId,
+    cause: FailureId,
+    closed: &mut Closed,
+) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "WITH RECURSIVE down(id) AS ( \
            SELECT consumer FROM deps WHERE producer = ?1 \
@@ -231,7 +242,13 @@ fn propagate_failure(tx: &Transaction<'_>, now: Millis, job: JobId, cause: Failu
     )?;
     let rows = stmt
         .query_map(params![job.0, now], |r| {
-            Ok((JobId(r.get(0)?), RunId(r.get(1)?), r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, u32>(4)?))
+            Ok((
+                JobId(r.get(0)?),
+                RunId(r.get(1)?),
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, u32>(4)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     if rows.is_empty() {
@@ -275,7 +292,9 @@ fn expire_leases(tx: &Transaction<'_>, now: Millis, reaped: &mut Reaped) -> Resu
             "SELECT id, epoch, holder, lease_until FROM jobs WHERE state = 'claimed' AND lease_until < ?1 \
              ORDER BY lease_until LIMIT 1000",
         )?
-        .query_map([now], |r| Ok((JobId(r.get(0)?), r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, i64>(3)?)))?
+        .query_map([now], |r| {
+            Ok((JobId(r.get(0)?), r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, i64>(3)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (job, epoch, holder, until) in expired {
         let report = FailureReport::new(
@@ -361,7 +380,16 @@ impl SqliteStore {
                     .optional()?;
                 match row {
                     Some((run, elf)) => {
-                        job_event(tx, &JobEvent { at: now, run: RunId(run), job: lease.job, state: JobState::Ready, data: Some(r#"{"released":true}"#) })?;
+                        job_event(
+                            tx,
+                            &JobEvent {
+                                at: now,
+                                run: RunId(run),
+                                job: lease.job,
+                                state: JobState::Ready,
+                                data: Some(r#"{"released":true}"#),
+                            },
+                        )?;
                         *readied.entry(elf).or_default() += 1;
                         outcomes.push(Outcome::Ok);
                     }
@@ -376,12 +404,16 @@ impl SqliteStore {
         self.write("heartbeat", |tx| {
             let now = now_ms();
             let until = now.saturating_add(ttl_ms);
-            tx.prepare_cached("UPDATE elves SET heartbeat_at = ?2, lease_until = ?3, state = 'running' WHERE instance = ?1")?
-                .execute(params![instance.0, now, until])?;
+            tx.prepare_cached(
+                "UPDATE elves SET heartbeat_at = ?2, lease_until = ?3, state = 'running' WHERE instance = ?1",
+            )?
+            .execute(params![instance.0, now, until])?;
             let mut outcomes = Vec::with_capacity(held.len());
             for lease in held {
                 let n = tx
-                    .prepare_cached("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND epoch = ?2 AND state = 'claimed'")?
+                    .prepare_cached(
+                        "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND epoch = ?2 AND state = 'claimed'",
+                    )?
                     .execute(params![lease.job.0, lease.epoch, until])?;
                 outcomes.push(if n == 1 { Outcome::Ok } else { settled(tx, lease)? });
             }
@@ -395,12 +427,15 @@ impl SqliteStore {
             let mut reaped = Reaped::default();
             expire_leases(tx, now, &mut reaped)?;
             let lost = tx
-                .prepare_cached("UPDATE elves SET state = 'lost' WHERE state = 'running' AND lease_until < ?1 RETURNING instance")?
+                .prepare_cached(
+                    "UPDATE elves SET state = 'lost' WHERE state = 'running' AND lease_until < ?1 RETURNING instance",
+                )?
                 .query_map([now], |r| Ok(InstanceId(r.get(0)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for instance in &lost {
                 let data = json!({ "instance": instance.0, "lost": true }).to_string();
-                tx.prepare_cached("INSERT INTO events(at, kind, data) VALUES (?1, 'elf_stopped', ?2)")?.execute(params![now, data])?;
+                tx.prepare_cached("INSERT INTO events(at, kind, data) VALUES (?1, 'elf_stopped', ?2)")?
+                    .execute(params![now, data])?;
             }
             reaped.lost_elves = lost;
             Ok(reaped)
@@ -416,7 +451,8 @@ impl SqliteStore {
                 .query_row(params![instance.0, state], |r| r.get(0))
                 .optional()?;
             let data = json!({ "instance": instance.0, "lost": lost }).to_string();
-            tx.prepare_cached("INSERT INTO events(at, kind, data) VALUES (?1, 'elf_stopped', ?2)")?.execute(params![now, data])?;
+            tx.prepare_cached("INSERT INTO events(at, kind, data) VALUES (?1, 'elf_stopped', ?2)")?
+                .execute(params![now, data])?;
             let held = tx
                 .prepare_cached("SELECT id, epoch FROM jobs WHERE state = 'claimed' AND holder = ?1")?
                 .query_map([&instance.0], |r| Ok(Lease { job: JobId(r.get(0)?), epoch: r.get(1)? }))?
@@ -506,8 +542,12 @@ fn claim(tx: &Transaction<'_>, now: Millis, req: &ClaimRequest<'_>) -> Result<Ve
     rows.sort_by_key(|(c, _)| c.lease.job);
     let mut claimed = Vec::with_capacity(rows.len());
     for (mut c, ndeps) in rows {
-        let data = format!(r#"{{"epoch":{},"attempt":{},"holder":{}}}"#, c.lease.epoch, c.attempt, json!(req.instance.0));
-        job_event(tx, &JobEvent { at: now, run: c.run, job: c.lease.job, state: JobState::Claimed, data: Some(&data) })?;
+        let data =
+            format!(r#"{{"epoch":{},"attempt":{},"holder":{}}}"#, c.lease.epoch, c.attempt, json!(req.instance.0));
+        job_event(
+            tx,
+            &JobEvent { at: now, run: c.run, job: c.lease.job, state: JobState::Claimed, data: Some(&data) },
+        )?;
         if ndeps > 0 {
             c.inputs = tx
                 .prepare_cached(
@@ -523,7 +563,12 @@ fn claim(tx: &Transaction<'_>, now: Millis, req: &ClaimRequest<'_>) -> Result<Ve
 }
 
 /// Stores results for leases that still hold, and makes consumers ready.
-fn complete(tx: &Transaction<'_>, now: Millis, done: &[Completion], texts: &[String]) -> Result<(Vec<Outcome>, Readied)> {
+fn complete(
+    tx: &Transaction<'_>,
+    now: Millis,
+    done: &[Completion],
+    texts: &[String],
+) -> Result<(Vec<Outcome>, Readied)> {
     let mut outcomes = Vec::with_capacity(done.len());
     let mut readied = Readied::new();
     let mut closed = Closed::new();
@@ -540,8 +585,12 @@ fn complete(tx: &Transaction<'_>, now: Millis, done: &[Completion], texts: &[Str
             continue;
         };
         let run = RunId(run);
-        tx.prepare_cached("INSERT INTO results(job, epoch, value, at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![c.lease.job.0, c.lease.epoch, text, now])?;
+        tx.prepare_cached("INSERT INTO results(job, epoch, value, at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+            c.lease.job.0,
+            c.lease.epoch,
+            text,
+            now
+        ])?;
         job_event(tx, &JobEvent { at: now, run, job: c.lease.job, state: JobState::Succeeded, data: None })?;
         propagate_success(tx, now, c.lease.job, &mut readied)?;
         closed.entry(run).or_default().0 += 1;

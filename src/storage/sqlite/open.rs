@@ -86,14 +86,19 @@ impl SqliteStore {
     /// The schema version of the store.
     pub fn schema_version(&self) -> Result<u32> {
         let conn = self.reader();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.err("read the schema version"))?;
+        let v: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.err("read the schema version"))?;
         Ok(u32::try_from(v).unwrap_or(0))
     }
 
     fn migrate(&self, target: u32) -> Result<()> {
         let found = self.schema_version()?;
         if found > schema::CURRENT {
-            return Err(Error::NewerSchema { store: self.path.display().to_string(), found, supported: schema::CURRENT });
+            return Err(Error::NewerSchema {
+                store: self.path.display().to_string(),
+                found,
+                supported: schema::CURRENT,
+            });
         }
         if found >= target {
             return Ok(());
@@ -115,8 +120,10 @@ impl SqliteStore {
     /// IMMEDIATE`, then `COMMIT`. On error nothing is written.
     pub(super) fn write<T>(&self, context: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let _held = gate::enter(&self.gate)
-            .map_err(|e| Error::Unavailable { store: self.path.display().to_string(), detail: format!("writer gate: {e}") })?;
+        let _held = gate::enter(&self.gate).map_err(|e| Error::Unavailable {
+            store: self.path.display().to_string(),
+            detail: format!("writer gate: {e}"),
+        })?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err(context))?;
         let out = f(&tx)?;
         tx.commit().map_err(self.err(context))?;
@@ -162,7 +169,8 @@ fn check_file(path: &Path) -> Result<bool> {
         Ok(m) if m.len() == 0 => Ok(true),
         Ok(_) => {
             let mut head = [0u8; 16];
-            let mut f = File::open(path).map_err(|e| Error::Unwritable { path: path.to_owned(), detail: e.to_string() })?;
+            let mut f =
+                File::open(path).map_err(|e| Error::Unwritable { path: path.to_owned(), detail: e.to_string() })?;
             match f.read_exact(&mut head) {
                 Ok(()) if &head == HEADER => Ok(true),
                 _ => Err(Error::NotAStore { path: path.to_owned(), detail: "it is not an SQLite database".into() }),
@@ -188,13 +196,14 @@ fn identify(conn: &Connection, path: &Path, existed: bool) -> Result<()> {
         return Ok(());
     }
     let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| open_error(path, e))?;
-    let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(|e| open_error(path, e))?;
+    let tables: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| open_error(path, e))?;
     if app != schema::APPLICATION_ID && tables > 0 {
         return Err(Error::NotAStore {
             path: path.to_owned(),
-            detail: format!("it is an SQLite database of another application (application_id {app:#x}, {tables} schema objects)"),
+            detail: format!(
+                "it is an SQLite database of another application (application_id {app:#x}, {tables} schema objects)"
+            ),
         });
     }
     Ok(())
@@ -206,10 +215,14 @@ fn configure(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::InvalidQuery);
     }
-    conn.pragma_update(None, "synchronous", match options.synchronous {
-        Synchronous::Normal => "NORMAL",
-        Synchronous::Full => "FULL",
-    })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match options.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        },
+    )?;
     // Checkpoints run off the hot path (the coordinator, or `checkpoint`);
     // this large automatic one only bounds the WAL when nobody runs them.
     conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
@@ -243,9 +256,9 @@ fn classify(path: &Path, context: &str, e: rusqlite::Error) -> Error {
         Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
             Error::Unwritable { path: path.to_owned(), detail }
         }
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => {
-            Error::Unavailable { store: path.display().to_string(), detail: format!("{context}: {detail}") }
-        }
+        Some(
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::SystemIoFailure,
+        ) => Error::Unavailable { store: path.display().to_string(), detail: format!("{context}: {detail}") },
         _ => Error::backend(context.to_owned(), e),
     }
 }

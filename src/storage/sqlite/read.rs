@@ -37,7 +37,10 @@ impl SqliteStore {
         let sql = format!(
             "SELECT {TASK_COLS} FROM tasks t JOIN task_names n ON n.sha = t.sha WHERE t.sha = ?1 ORDER BY n.first_seen LIMIT 1"
         );
-        conn.prepare_cached(&sql)?.query_row([sha.as_str()], rows::task_version).optional().map_err(self.err("read a task version"))
+        conn.prepare_cached(&sql)?
+            .query_row([sha.as_str()], rows::task_version)
+            .optional()
+            .map_err(self.err("read a task version"))
     }
 
     pub(super) fn read_task_versions(&self, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
@@ -45,7 +48,10 @@ impl SqliteStore {
         let sql = format!(
             "SELECT {TASK_COLS} FROM task_names n JOIN tasks t ON t.sha = n.sha WHERE n.elf = ?1 AND n.task = ?2 ORDER BY n.first_seen, t.sha"
         );
-        let out = conn.prepare_cached(&sql)?.query_map(params![elf, task], rows::task_version)?.collect::<rusqlite::Result<_>>();
+        let out = conn
+            .prepare_cached(&sql)?
+            .query_map(params![elf, task], rows::task_version)?
+            .collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read task versions"))
     }
 
@@ -69,7 +75,8 @@ impl SqliteStore {
         }
         let sql = format!("SELECT {RUN_COLS} FROM runs{} ORDER BY id DESC{}", f.sql(), limit(q.limit));
         let conn = self.reader();
-        let out = conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::run)?.collect::<rusqlite::Result<_>>();
+        let out =
+            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::run)?.collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read runs"))
     }
 
@@ -99,7 +106,8 @@ impl SqliteStore {
         }
         let sql = format!("SELECT {JOB_COLS} FROM jobs{} ORDER BY id{}", f.sql(), limit(q.limit));
         let conn = self.reader();
-        let out = conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::job)?.collect::<rusqlite::Result<_>>();
+        let out =
+            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::job)?.collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read jobs"))
     }
 
@@ -110,7 +118,9 @@ impl SqliteStore {
                 "SELECT d.producer, d.consumer, d.path FROM deps d JOIN jobs j ON j.id = d.consumer \
                  WHERE j.run = ?1 ORDER BY d.consumer, d.path",
             )?
-            .query_map([run.0], |r| Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? }))?
+            .query_map([run.0], |r| {
+                Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? })
+            })?
             .collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read dependencies"))
     }
@@ -127,7 +137,9 @@ impl SqliteStore {
         let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
         let conn = self.reader();
         let out = conn
-            .prepare_cached("SELECT job, value FROM results WHERE job IN (SELECT value FROM json_each(?1)) ORDER BY job")?
+            .prepare_cached(
+                "SELECT job, value FROM results WHERE job IN (SELECT value FROM json_each(?1)) ORDER BY job",
+            )?
             .query_map([json!(ids).to_string()], |r| Ok((JobId(r.get(0)?), rows::json(r, 1)?)))?
             .collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read results"))
@@ -161,7 +173,8 @@ impl SqliteStore {
         }
         let sql = format!("SELECT {FAILURE_COLS} FROM failures{} ORDER BY id DESC{}", f.sql(), limit(q.limit));
         let conn = self.reader();
-        let out = conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::failure)?.collect::<rusqlite::Result<_>>();
+        let out =
+            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::failure)?.collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read failures"))
     }
 
@@ -176,7 +189,10 @@ impl SqliteStore {
         }
         let sql = format!("SELECT {EVENT_COLS} FROM events{} ORDER BY seq LIMIT {}", f.sql(), q.limit.max(1));
         let conn = self.reader();
-        let out = conn.prepare_cached(&sql)?.query_map(params_from_iter(f.params), rows::event)?.collect::<rusqlite::Result<_>>();
+        let out = conn
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(f.params), rows::event)?
+            .collect::<rusqlite::Result<_>>();
         out.map_err(self.err("read events"))
     }
 

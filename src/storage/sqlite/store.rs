@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::SqliteStore;
 use crate::model::{
-    Claimed, Completion, ElfInstance, Event, Failure, FailureId, FailureReport, InstanceId, Job, JobId, Lease,
-    Outcome, Run, RunId, Submission, Submitted, TaskSha, TaskVersion, now_ms,
+    Claimed, Completion, ElfInstance, Event, Failure, FailureId, FailureReport, InstanceId, Job, JobId, Lease, Outcome,
+    Run, RunId, Submission, Submitted, TaskSha, TaskVersion, now_ms,
 };
 use crate::storage::{
     ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, RunQuery,

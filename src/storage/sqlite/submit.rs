@@ -51,7 +51,11 @@ fn prepare(s: &Submission, max_payload: usize) -> Result<(Vec<Prepared<'_>>, Vec
             }
         }
         if keys.insert(key.clone(), i).is_some() {
-            return Err(Error::invalid(what(), format!("key `{key}` is used twice"), "give every job of a run its own key"));
+            return Err(Error::invalid(
+                what(),
+                format!("key `{key}` is used twice"),
+                "give every job of a run its own key",
+            ));
         }
         let size = serde_json::to_vec(&spec.args).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > max_payload {
@@ -60,7 +64,8 @@ fn prepare(s: &Submission, max_payload: usize) -> Result<(Vec<Prepared<'_>>, Vec
         if spec.retry.max_attempts == 0 {
             return Err(Error::invalid(what(), "max_attempts is 0", "allow at least one attempt"));
         }
-        let found = refs::scan(&spec.args).map_err(|e| Error::invalid(format!("arguments of {}", what()), e.to_string(), "fix the reference"))?;
+        let found = refs::scan(&spec.args)
+            .map_err(|e| Error::invalid(format!("arguments of {}", what()), e.to_string(), "fix the reference"))?;
         let retry = serde_json::to_string(&spec.retry).map_err(|e| Error::backend("encode a retry policy", e))?;
         prepared.push(Prepared {
             spec,
@@ -100,7 +105,13 @@ fn prepare(s: &Submission, max_payload: usize) -> Result<(Vec<Prepared<'_>>, Vec
 /// Follows references from `start` back to `start`, for the error message.
 fn cycle_path(prepared: &[Prepared<'_>], keys: &HashMap<String, usize>, start: usize) -> Vec<String> {
     // Depth-first search for a path of key references returning to `start`.
-    fn dfs(prepared: &[Prepared<'_>], keys: &HashMap<String, usize>, at: usize, start: usize, seen: &mut Vec<usize>) -> bool {
+    fn dfs(
+        prepared: &[Prepared<'_>],
+        keys: &HashMap<String, usize>,
+        at: usize,
+        start: usize,
+        seen: &mut Vec<usize>,
+    ) -> bool {
         for (_, p) in &prepared[at].refs {
             if let Producer::Key(k) = p
                 && let Some(&next) = keys.get(k)
@@ -127,7 +138,12 @@ fn cycle_path(prepared: &[Prepared<'_>], keys: &HashMap<String, usize>, start: u
     path.iter().map(|&i| format!("`{}`", prepared[i].key)).collect()
 }
 
-fn insert(tx: &Transaction<'_>, s: &Submission, prepared: &[Prepared<'_>], order: &[usize]) -> Result<(Submitted, Readied)> {
+fn insert(
+    tx: &Transaction<'_>,
+    s: &Submission,
+    prepared: &[Prepared<'_>],
+    order: &[usize],
+) -> Result<(Submitted, Readied)> {
     if let Some(key) = &s.run.idempotency_key {
         let existing: Option<i64> =
             tx.query_row("SELECT id FROM runs WHERE idem_key = ?1", [key], |r| r.get(0)).optional()?;
@@ -148,7 +164,10 @@ fn insert(tx: &Transaction<'_>, s: &Submission, prepared: &[Prepared<'_>], order
                 let state: Option<String> =
                     tx.query_row("SELECT state FROM jobs WHERE id = ?1", [id.0], |r| r.get(0)).optional()?;
                 let state = state.ok_or(Error::UnknownJob(*id))?;
-                existing.insert(*id, state.parse().map_err(|e: String| Error::backend("read a job state", std::io::Error::other(e)))?);
+                existing.insert(
+                    *id,
+                    state.parse().map_err(|e: String| Error::backend("read a job state", std::io::Error::other(e)))?,
+                );
             }
         }
     }
@@ -186,7 +205,9 @@ fn insert(tx: &Transaction<'_>, s: &Submission, prepared: &[Prepared<'_>], order
         let mut bind = |producer: &Producer| -> Result<JobId, Error> {
             match producer {
                 Producer::Job(id) => Ok(*id),
-                Producer::Key(k) => keys.get(k.as_str()).copied().ok_or_else(|| Error::invalid("reference", format!("unknown key `{k}`"), "use a key of this submission")),
+                Producer::Key(k) => keys.get(k.as_str()).copied().ok_or_else(|| {
+                    Error::invalid("reference", format!("unknown key `{k}`"), "use a key of this submission")
+                }),
             }
         };
         refs::bind(&mut args, &mut bind)?;

@@ -1,0 +1,3 @@
+//! The `mycelium` command.
+
+pub mod probe;

@@ -1,0 +1,1 @@
+//! JSON Schemas of the documents of the mycelium.

@@ -1,0 +1,8 @@
+//! The integration tests: real processes against real stores in temp dirs.
+
+mod util;
+
+// The storage conformance suite on the embedded SQLite store.
+mod conformance_sqlite;
+// Opening stores that are missing, foreign, corrupt, unwritable or newer.
+mod store_open;
