@@ -15,6 +15,9 @@
 
 pub mod bench;
 pub mod cli;
+pub mod coordinator;
+pub mod driver;
+pub mod elf;
 pub mod model;
 pub mod refs;
 pub mod schema;
@@ -25,5 +28,7 @@ pub mod task;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use driver::{Mycelium, connect};
+pub use mycelium_macros::task;
 pub use storage::{Store, open};
 pub use task::{Arg, Call, Fatal, IntoArg, Output};

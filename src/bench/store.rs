@@ -1,1 +1,436 @@
-//! The store benchmark.
+//! The store benchmark: how fast the embedded store claims and completes
+//! jobs through the [`Store`] trait, one process, no elves.
+//!
+//! Three figures, each measured `runs` times on a fresh SQLite store:
+//!
+//! * **single claims/s**: N ready independent jobs claimed one per
+//!   transaction;
+//! * **batched claims/s**: the same jobs claimed `batch` at a time;
+//! * **lifecycles/s**: N jobs submitted, then claimed and completed `batch` at
+//!   a time with [`Store::complete_and_claim`], timed from before the submit
+//!   to the last completion, events included; every job must end `succeeded`
+//!   and the run `succeeded`.
+//!
+//! The raw SQLite figures of WORKLOADS.md (the physical limit of the embedded
+//! store on the development machine) are reported beside them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{
+    Build, Completion, ElfInstance, ElfState, InstanceId, JobSpec, JobState, Outcome, RunId, RunSpec, RunState,
+    Submission, now_ms,
+};
+use crate::storage::{ClaimRequest, Error, JobQuery, Store};
+
+/// The elf name of the benchmark's jobs.
+const ELF: &str = "bench";
+/// The task name of the benchmark's jobs.
+const TASK: &str = "noop";
+/// Lease length: long enough never to expire during a run.
+const TTL_MS: i64 = 600_000;
+
+/// What to measure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoreBenchOptions {
+    /// Jobs per measurement (N).
+    pub jobs: u32,
+    /// Measurements per figure, each on a fresh store.
+    pub runs: u32,
+    /// Jobs per claim in the batched and lifecycle figures.
+    pub batch: u32,
+}
+
+impl Default for StoreBenchOptions {
+    fn default() -> Self {
+        Self { jobs: 20_000, runs: 5, batch: 64 }
+    }
+}
+
+/// One figure over all runs, in jobs per second.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figure {
+    /// The median of `samples`.
+    pub median: f64,
+    /// The slowest run.
+    pub min: f64,
+    /// The fastest run.
+    pub max: f64,
+    /// Every run's figure, in the order measured.
+    pub samples: Vec<f64>,
+}
+
+impl Figure {
+    /// The figure of `samples` (at least one).
+    fn of(samples: Vec<f64>) -> Self {
+        let mut sorted = samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        };
+        Self {
+            median,
+            min: sorted.first().copied().unwrap_or(0.0),
+            max: sorted.last().copied().unwrap_or(0.0),
+            samples,
+        }
+    }
+}
+
+/// A range of jobs per second measured elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Range {
+    /// Low end.
+    pub low: f64,
+    /// High end.
+    pub high: f64,
+}
+
+/// Raw SQLite on the development machine (2 cores), without the store's
+/// bookkeeping: the physical limit of the embedded store (WORKLOADS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RawSqlite {
+    /// Single-row claim transactions per second.
+    pub single_claims_per_s: Range,
+    /// Jobs per second claimed 64 at a time.
+    pub batched_claims_per_s: Range,
+}
+
+/// The reference figures of WORKLOADS.md.
+pub const RAW_SQLITE: RawSqlite = RawSqlite {
+    single_claims_per_s: Range { low: 35_000.0, high: 45_000.0 },
+    batched_claims_per_s: Range { low: 170_000.0, high: 190_000.0 },
+};
+
+/// What the store benchmark measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoreBenchReport {
+    /// Always `store`.
+    pub benchmark: &'static str,
+    /// The store's URL scheme.
+    pub store: &'static str,
+    /// The mycelium version.
+    pub version: &'static str,
+    /// Jobs per measurement.
+    pub jobs: u32,
+    /// Measurements per figure.
+    pub runs: u32,
+    /// Jobs per claim in the batched and lifecycle figures.
+    pub batch: u32,
+    /// Jobs claimed per second, one per transaction.
+    pub single_claims_per_s: Figure,
+    /// Jobs claimed per second, `batch` per transaction.
+    pub batched_claims_per_s: Figure,
+    /// Jobs submitted, claimed and completed per second, `batch` at a time.
+    pub lifecycles_per_s: Figure,
+    /// Raw SQLite reference figures.
+    pub raw_sqlite: RawSqlite,
+}
+
+impl StoreBenchReport {
+    /// The report as a table for people.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "store benchmark: {} store, {} jobs per run, {} run{} per figure (mycelium {})",
+            self.store,
+            group(self.jobs as f64),
+            self.runs,
+            if self.runs == 1 { "" } else { "s" },
+            self.version
+        );
+        let _ = writeln!(
+            out,
+            "{:<28} {:>10} {:>10} {:>10}   {}",
+            "jobs/s", "median", "min", "max", "raw SQLite (WORKLOADS.md)"
+        );
+        let rows = [
+            ("single claims", &self.single_claims_per_s, Some(self.raw_sqlite.single_claims_per_s)),
+            (
+                &*format!("batched claims ({})", self.batch),
+                &self.batched_claims_per_s,
+                Some(self.raw_sqlite.batched_claims_per_s),
+            ),
+            (&*format!("full lifecycles ({})", self.batch), &self.lifecycles_per_s, None),
+        ];
+        for (name, f, reference) in rows {
+            let reference = reference.map_or_else(|| "-".to_owned(), |r| format!("{}-{}", group(r.low), group(r.high)));
+            let _ = writeln!(
+                out,
+                "{:<28} {:>10} {:>10} {:>10}   {}",
+                name,
+                group(f.median),
+                group(f.min),
+                group(f.max),
+                reference
+            );
+        }
+        let _ = writeln!(
+            out,
+            "raw SQLite: single-row claim transactions and 64-row claims without events or leases, 2 cores"
+        );
+        out
+    }
+}
+
+/// `x` rounded, with thousands separated by commas.
+fn group(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs the store benchmark on fresh SQLite stores in `dir` (created when
+/// missing; the stores are removed afterwards).
+pub fn run(dir: &Path, opts: &StoreBenchOptions) -> Result<StoreBenchReport, Error> {
+    for (name, value) in [("jobs", opts.jobs), ("runs", opts.runs), ("batch", opts.batch)] {
+        if value == 0 {
+            return Err(Error::invalid(
+                "store benchmark options",
+                format!("{name} is 0"),
+                format!("pass a positive number of {name}"),
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Unwritable { path: dir.to_owned(), detail: e.to_string() })?;
+    let mut single = Vec::new();
+    let mut batched = Vec::new();
+    let mut lifecycles = Vec::new();
+    for i in 0..opts.runs {
+        single.push(with_store(dir, &format!("single-{i}"), |s| claims(s, opts.jobs, 1))?);
+        batched.push(with_store(dir, &format!("batched-{i}"), |s| claims(s, opts.jobs, opts.batch))?);
+        lifecycles.push(with_store(dir, &format!("lifecycle-{i}"), |s| lifecycle(s, opts.jobs, opts.batch))?);
+    }
+    Ok(StoreBenchReport {
+        benchmark: "store",
+        store: "sqlite",
+        version: env!("CARGO_PKG_VERSION"),
+        jobs: opts.jobs,
+        runs: opts.runs,
+        batch: opts.batch,
+        single_claims_per_s: Figure::of(single),
+        batched_claims_per_s: Figure::of(batched),
+        lifecycles_per_s: Figure::of(lifecycles),
+        raw_sqlite: RAW_SQLITE,
+    })
+}
+
+/// The files of the store at `db`.
+fn store_files(db: &Path) -> Vec<PathBuf> {
+    ["", "-wal", "-shm", "-gate", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            PathBuf::from(p)
+        })
+        .collect()
+}
+
+fn remove_store(db: &Path) -> Result<(), Error> {
+    for file in store_files(db) {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Unwritable { path: file, detail: e.to_string() }),
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on a fresh store named after `name` in `dir`, then removes it.
+fn with_store(dir: &Path, name: &str, f: impl FnOnce(&dyn Store) -> Result<f64, Error>) -> Result<f64, Error> {
+    let db = dir.join(format!("mycelium-store-bench-{}-{name}.db", std::process::id()));
+    remove_store(&db)?;
+    let outcome = crate::storage::open(&format!("sqlite://{}", db.display())).and_then(|store: Arc<dyn Store>| {
+        let out = f(store.as_ref());
+        drop(store);
+        out
+    });
+    let removed = remove_store(&db);
+    let rate = outcome?;
+    removed?;
+    Ok(rate)
+}
+
+/// An error of the store found by the benchmark's checks.
+fn broken(problem: String) -> Error {
+    Error::backend("pass the store benchmark's checks", std::io::Error::other(problem))
+}
+
+/// Registers the benchmark's elf instance.
+fn register(store: &dyn Store) -> Result<InstanceId, Error> {
+    let instance = InstanceId::random();
+    let now = now_ms();
+    store.register_elf(&ElfInstance {
+        instance: instance.clone(),
+        elf: ELF.into(),
+        host: "localhost".into(),
+        pid: std::process::id(),
+        build: Build { version: env!("CARGO_PKG_VERSION").into(), commit: None },
+        tasks: Vec::new(),
+        slots: 64,
+        started_at: now,
+        heartbeat_at: now,
+        lease_until: now.saturating_add(TTL_MS),
+        state: ElfState::Running,
+    })?;
+    Ok(instance)
+}
+
+/// Submits `n` ready independent jobs in one run.
+fn submit(store: &dyn Store, n: u32) -> Result<RunId, Error> {
+    let jobs = (0..n).map(|i| JobSpec::new(ELF, TASK, json!([i]))).collect();
+    let (submitted, _) = store.submit(&Submission { run: RunSpec::named("store-bench"), jobs })?;
+    if submitted.ready != n {
+        return Err(broken(format!("{} of {n} independent jobs were ready after the submit", submitted.ready)));
+    }
+    Ok(submitted.run)
+}
+
+/// Claims `n` ready jobs `max` at a time; returns jobs claimed per second.
+fn claims(store: &dyn Store, n: u32, max: u32) -> Result<f64, Error> {
+    let instance = register(store)?;
+    submit(store, n)?;
+    let tasks = [TASK.to_owned()];
+    let request = ClaimRequest { instance: &instance, elf: ELF, tasks: &tasks, max, ttl_ms: TTL_MS };
+    let mut claimed = 0u64;
+    let start = Instant::now();
+    loop {
+        let got = store.claim(&request)?;
+        if got.is_empty() {
+            break;
+        }
+        if got.len() > max as usize {
+            return Err(broken(format!("a claim of at most {max} jobs returned {}", got.len())));
+        }
+        claimed += got.len() as u64;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    if claimed != u64::from(n) {
+        return Err(broken(format!("{claimed} jobs claimed of {n} ready")));
+    }
+    Ok(u64::from(n) as f64 / seconds.max(f64::MIN_POSITIVE))
+}
+
+/// Submits `n` jobs and runs them to the end `batch` at a time; returns jobs
+/// per second from before the submit to the last completion.
+fn lifecycle(store: &dyn Store, n: u32, batch: u32) -> Result<f64, Error> {
+    let instance = register(store)?;
+    let tasks = [TASK.to_owned()];
+    let request = ClaimRequest { instance: &instance, elf: ELF, tasks: &tasks, max: batch, ttl_ms: TTL_MS };
+    let start = Instant::now();
+    let run = submit(store, n)?;
+    let mut done: Vec<Completion> = Vec::new();
+    let mut completed = 0u64;
+    loop {
+        let (outcomes, _, claimed) = store.complete_and_claim(&done, &request)?;
+        if outcomes.len() != done.len() || outcomes.iter().any(|o| *o != Outcome::Ok) {
+            return Err(broken(format!("completing {} jobs answered {outcomes:?}", done.len())));
+        }
+        completed += done.len() as u64;
+        if claimed.is_empty() {
+            break;
+        }
+        // The no-op task returns its argument.
+        done = claimed
+            .into_iter()
+            .map(|c| Completion { lease: c.lease, ran_sha: None, value: c.args.get(0).cloned().unwrap_or_default() })
+            .collect();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    verify(store, run, n, completed)?;
+    Ok(f64::from(n) / seconds.max(f64::MIN_POSITIVE))
+}
+
+/// Checks that all `n` jobs of `run` succeeded and the run did.
+fn verify(store: &dyn Store, run: RunId, n: u32, completed: u64) -> Result<(), Error> {
+    if completed != u64::from(n) {
+        return Err(broken(format!("{completed} jobs completed of {n} submitted")));
+    }
+    let jobs = store.jobs(&JobQuery { run: Some(run), ..JobQuery::default() })?;
+    if jobs.len() != n as usize {
+        return Err(broken(format!("run {run} lists {} jobs, {n} were submitted", jobs.len())));
+    }
+    if let Some(job) = jobs.iter().find(|j| j.state != JobState::Succeeded) {
+        return Err(broken(format!("job {} of run {run} is {}, not succeeded", job.id, job.state)));
+    }
+    let Some(first) = jobs.first() else { return Ok(()) };
+    match store.result(first.id)? {
+        Some(value) if Some(&value) == first.args.get(0) => {}
+        other => return Err(broken(format!("job {} has result {other:?}, expected its argument", first.id))),
+    }
+    match store.run(run)? {
+        Some(r) if r.state == RunState::Succeeded && r.open == 0 && r.failed == 0 => Ok(()),
+        Some(r) => Err(broken(format!("run {run} is {} with {} open and {} failed jobs", r.state, r.open, r.failed))),
+        None => Err(Error::UnknownRun(run)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_benchmark_reports_consistent_figures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = StoreBenchOptions { jobs: 300, runs: 1, batch: 64 };
+        let report = run(dir.path(), &opts).expect("benchmark");
+        assert_eq!((report.jobs, report.runs, report.batch), (300, 1, 64));
+        for f in [&report.single_claims_per_s, &report.batched_claims_per_s, &report.lifecycles_per_s] {
+            assert_eq!(f.samples.len(), 1);
+            assert!(f.min.is_finite() && f.min > 0.0, "{f:?}");
+            assert!(f.min <= f.median && f.median <= f.max, "{f:?}");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("read dir").collect();
+        assert!(left.is_empty(), "the stores were not removed: {left:?}");
+        let human = report.human();
+        for needle in
+            ["single claims", "batched claims (64)", "full lifecycles (64)", "35,000-45,000", "170,000-190,000"]
+        {
+            assert!(human.contains(needle), "{needle} missing from\n{human}");
+        }
+        let json = serde_json::to_value(&report).expect("serialize");
+        assert_eq!(json["single_claims_per_s"]["samples"].as_array().map(Vec::len), Some(1));
+        assert_eq!(json["raw_sqlite"]["batched_claims_per_s"]["low"], json!(170_000.0));
+    }
+
+    #[test]
+    fn figures_take_the_median_of_the_runs() {
+        let f = Figure::of(vec![3.0, 1.0, 2.0, 10.0, 5.0]);
+        assert_eq!((f.median, f.min, f.max), (3.0, 1.0, 10.0));
+        assert_eq!(f.samples, [3.0, 1.0, 2.0, 10.0, 5.0]);
+        assert_eq!(Figure::of(vec![4.0, 2.0]).median, 3.0);
+    }
+
+    #[test]
+    fn zero_options_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = run(dir.path(), &StoreBenchOptions { runs: 0, ..StoreBenchOptions::default() }).unwrap_err();
+        assert!(err.to_string().contains("runs is 0"), "{err}");
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(group(0.0), "0");
+        assert_eq!(group(999.4), "999");
+        assert_eq!(group(1_000.0), "1,000");
+        assert_eq!(group(187_654.6), "187,655");
+        assert_eq!(group(1_234_567.0), "1,234,567");
+    }
+}

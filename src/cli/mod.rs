@@ -1,3 +1,5 @@
 //! The `mycelium` command.
 
+pub mod bench;
+pub mod coordinator;
 pub mod probe;

@@ -228,9 +228,30 @@ impl<K: ToString + Eq + std::hash::Hash, V> IntoArg<HashMap<K, V>> for HashMap<K
     }
 }
 
+impl<T> IntoArg<Option<T>> for Option<Output<T>> {
+    fn into_arg(self) -> Arg<Option<T>> {
+        match self {
+            Some(o) => Arg::output(&o).retype_from(),
+            None => Arg { json: Ok(Value::Null), sources: Vec::new(), _t: PhantomData },
+        }
+    }
+}
+
+impl<T> IntoArg<Option<T>> for Option<&Output<T>> {
+    fn into_arg(self) -> Arg<Option<T>> {
+        self.cloned().into_arg()
+    }
+}
+
 impl<A, B> IntoArg<(A, B)> for (Arg<A>, Arg<B>) {
     fn into_arg(self) -> Arg<(A, B)> {
         Arg::collect([(None, self.0.erase()), (None, self.1.erase())], false).retype()
+    }
+}
+
+impl<T> Arg<T> {
+    fn retype_from<U>(self) -> Arg<U> {
+        Arg { json: self.json, sources: self.sources, _t: PhantomData }
     }
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The main job, end to end on the embedded store: builds everything, starts a
+# coordinator and eight elves as separate processes, runs the animals
+# pipeline (10 rounds, 60 jobs) to completion, prints its result, shows how to
+# inspect it, and stops the processes cleanly.
+#
+#   bash examples/demo.sh            # store: ./demo/mycelium.db (kept for inspection)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=${PROFILE:-release}
+flag=--release
+[ "$profile" = "debug" ] && flag=
+echo "== building ($profile)"
+cargo build $flag --bins --examples --quiet
+bin=target/$profile
+
+mkdir -p demo
+rm -f demo/mycelium.db demo/mycelium.db-* demo/animals.jsonl
+export MYCELIUM_URL="sqlite://$PWD/demo/mycelium.db"
+export ANIMALS_FILE="$PWD/demo/animals.jsonl"
+
+pids=()
+stop() {
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+}
+trap stop EXIT
+
+echo "== starting the coordinator and the elves (logs in demo/*.log)"
+"$bin/mycelium" coordinator >demo/coordinator.log 2>&1 &
+pids+=($!)
+for elf in animals storage stats-mean stats-min stats-max report sender printer; do
+  "$bin/elf-$elf" >"demo/elf-$elf.log" 2>&1 &
+  pids+=($!)
+done
+
+echo "== running the pipeline"
+"$bin/examples/pipeline"
+
+run=$("$bin/mycelium" runs --json 2>/dev/null | grep -o '"id": *[0-9]*' | head -1 | grep -o '[0-9]*$' || true)
+if [ -n "$run" ]; then
+  echo "== mycelium run $run"
+  "$bin/mycelium" run "$run" | head -20 || true
+fi
+echo "== the report elf printed:"
+grep '^report:' demo/elf-report.log || true
+echo "== stopping (SIGTERM: elves finish or release their jobs and exit 0)"
+stop
+pids=()
+echo "done. The store is demo/mycelium.db; try: $bin/mycelium --store $MYCELIUM_URL runs"

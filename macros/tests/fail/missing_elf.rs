@@ -1,0 +1,4 @@
+#[mycelium_macros::task]
+fn lonely() {}
+
+fn main() {}

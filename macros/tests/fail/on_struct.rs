@@ -1,0 +1,6 @@
+#[mycelium_macros::task(elf = "x")]
+struct Animal {
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[mycelium_macros::task(elf = "x", retry = 3)]
+fn flaky() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[mycelium_macros::task(elf = "x")]
+unsafe fn risky() {}
+
+fn main() {}

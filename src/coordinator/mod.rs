@@ -1,0 +1,15 @@
+//! The coordinator: keeps the mycelium moving when elves die and keeps the
+//! store healthy.
+//!
+//! Readiness and failure propagation happen in the store, in the transaction
+//! of the write that causes them (see [`crate::storage::Store`]), so work
+//! never waits on this process. The coordinator holds the leader lease (two
+//! coordinators on one store never both act), reaps expired leases and dead
+//! elves, checkpoints the store, and audits the graph of every unfinished
+//! run with petgraph, reporting any job that could never run.
+
+mod audit;
+mod service;
+
+pub use audit::{Audit, audit_run};
+pub use service::{Options, serve};

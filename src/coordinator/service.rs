@@ -1,0 +1,118 @@
+//! The coordinator's loop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::audit_run;
+use crate::model::{Origin, RunState};
+use crate::storage::{self, RunQuery, Store};
+
+/// How the coordinator runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The store's URL.
+    pub store: String,
+    /// How often to reap and renew leadership.
+    pub tick: Duration,
+    /// How often to checkpoint the store.
+    pub checkpoint_every: Duration,
+    /// How often to audit the graphs of unfinished runs.
+    pub audit_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: storage::DEFAULT_URL.to_owned(),
+            tick: Duration::from_millis(500),
+            checkpoint_every: Duration::from_secs(1),
+            audit_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
+    let store = storage::open(&options.store)?;
+    let origin = Origin::current();
+    let holder = format!("{}:{}:{}", origin.host, origin.pid, uuid::Uuid::new_v4());
+    let ttl_ms = i64::try_from((options.tick * 4).as_millis()).unwrap_or(i64::MAX);
+    println!("coordinator ready on {} (holder {holder})", store.url());
+    tokio::pin!(shutdown);
+    let mut leading = false;
+    let mut last_checkpoint = Instant::now();
+    let mut last_audit: Option<Instant> = None;
+    let mut tick = tokio::time::interval(options.tick);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut shutdown => break,
+        }
+        let s = store.clone();
+        let h = holder.clone();
+        let lead = blocking(move || s.lead("coordinator", &h, ttl_ms)).await?;
+        if lead != leading {
+            println!(
+                "coordinator {}",
+                if lead { "is the leader" } else { "is standing by: another coordinator leads" }
+            );
+            leading = lead;
+        }
+        if !lead {
+            continue;
+        }
+        let s = store.clone();
+        let reaped = blocking(move || s.reap()).await?;
+        if !reaped.expired.is_empty() || !reaped.lost_elves.is_empty() {
+            tracing::info!(
+                expired = reaped.expired.len(),
+                failed = reaped.failed.len(),
+                lost = reaped.lost_elves.len(),
+                "reaped"
+            );
+            println!(
+                "reaped {} expired lease(s) ({} failed for good), {} lost elf instance(s)",
+                reaped.expired.len(),
+                reaped.failed.len(),
+                reaped.lost_elves.len()
+            );
+        }
+        if last_checkpoint.elapsed() >= options.checkpoint_every {
+            let s = store.clone();
+            blocking(move || s.checkpoint()).await?;
+            last_checkpoint = Instant::now();
+        }
+        if last_audit.is_none_or(|t| t.elapsed() >= options.audit_every) {
+            audit_all(&store).await?;
+            last_audit = Some(Instant::now());
+        }
+    }
+    println!("coordinator stopped");
+    Ok(())
+}
+
+/// Audits every unfinished run's graph and reports what is wrong.
+async fn audit_all(store: &Arc<dyn Store>) -> Result<(), storage::Error> {
+    let s = store.clone();
+    blocking(move || {
+        let runs = s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(1000) })?;
+        for r in runs {
+            let audit = audit_run(&*s, r.id)?;
+            if !audit.is_clean() {
+                tracing::error!(run = %r.id, ?audit, "inconsistent run graph");
+                println!("run {} graph is inconsistent: {audit:?}", r.id);
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
+) -> Result<T, storage::Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| storage::Error::backend("run a store call", std::io::Error::other(e.to_string())))?
+}

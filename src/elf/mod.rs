@@ -1,0 +1,19 @@
+//! The elf runtime: what an elf binary's `main` calls.
+//!
+//! An elf registers itself and the versions of its tasks, heartbeats, claims
+//! ready jobs in batches up to its free slots, resolves output references,
+//! runs tasks (sync ones on blocking threads, so a slow task never stalls a
+//! heartbeat), and writes results or failures, batching completions with the
+//! next claim. On SIGTERM or SIGINT it stops claiming, finishes (or releases)
+//! what it holds, and exits 0.
+
+mod cli;
+mod frames;
+mod panic;
+mod runner;
+mod service;
+
+pub use cli::main;
+pub(crate) use cli::stop_signal;
+pub use frames::frames_of;
+pub use service::{Elf, Options, serve};

@@ -1,0 +1,320 @@
+//! The elf's service loop.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::panic;
+use super::runner::{self, Done};
+use crate::model::{
+    Build, Claimed, Completion, ElfInstance, ElfState, InstanceId, JobId, Lease, Origin, Outcome, TaskSha, now_ms,
+};
+use crate::storage::{self, ClaimRequest, Store};
+use crate::task::Task;
+
+/// An elf: a name and the tasks it serves.
+#[derive(Debug, Clone)]
+pub struct Elf {
+    name: String,
+    tasks: Vec<&'static Task>,
+}
+
+impl Elf {
+    /// An elf named `name` serving no task yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), tasks: Vec::new() }
+    }
+
+    /// Serves `task` too (pass `my_task::TASK`).
+    pub fn task(mut self, task: &'static Task) -> Self {
+        self.tasks.push(task);
+        self
+    }
+
+    /// The elf's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tasks it serves.
+    pub fn tasks(&self) -> &[&'static Task] {
+        &self.tasks
+    }
+
+    /// The task named `name`.
+    pub fn find(&self, name: &str) -> Option<&'static Task> {
+        self.tasks.iter().copied().find(|t| t.info.name == name)
+    }
+}
+
+/// How an elf runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The store's URL.
+    pub store: String,
+    /// Jobs run at once.
+    pub slots: u32,
+    /// Lease length; heartbeats come every third of it.
+    pub lease_ttl: Duration,
+    /// How often an idle elf looks for work when nothing woke it.
+    pub poll: Duration,
+    /// How long a stopping elf lets running jobs finish before releasing them.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: storage::DEFAULT_URL.to_owned(),
+            slots: 8,
+            lease_ttl: Duration::from_secs(30),
+            poll: Duration::from_millis(10),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Jobs in flight: the lease, and a way to stop an async one.
+type Held = Arc<Mutex<HashMap<JobId, (Lease, tokio::task::AbortHandle)>>>;
+
+/// Serves `elf` until `shutdown` resolves; then stops claiming, lets running
+/// jobs finish within the grace period, releases the rest and exits.
+pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
+    panic::install_hook();
+    let store = storage::open(&options.store)?;
+    let instance = InstanceId::random();
+    let versions: Vec<_> = elf.tasks.iter().map(|t| t.info.version()).collect();
+    let shas: HashMap<&str, TaskSha> = elf.tasks.iter().map(|t| (t.info.name, t.info.sha())).collect();
+    let ttl_ms = i64::try_from(options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+    {
+        let store = store.clone();
+        let me = ElfInstance {
+            instance: instance.clone(),
+            elf: elf.name.clone(),
+            host: Origin::current().host,
+            pid: std::process::id(),
+            build: Build {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: option_env!("MYCELIUM_GIT_COMMIT").map(str::to_owned),
+            },
+            tasks: versions.iter().map(|v| v.sha.clone()).collect(),
+            slots: options.slots,
+            started_at: now_ms(),
+            heartbeat_at: now_ms(),
+            lease_until: now_ms() + ttl_ms,
+            state: ElfState::Running,
+        };
+        blocking(move || {
+            store.record_tasks(&versions)?;
+            store.register_elf(&me)
+        })
+        .await?;
+    }
+    println!("elf {} ready: instance {} serving {} task(s) on {}", elf.name, instance, elf.tasks.len(), store.url());
+
+    let held: Held = Arc::default();
+    let heartbeat = tokio::spawn(heartbeat_loop(store.clone(), instance.clone(), held.clone(), options.lease_ttl));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, TaskSha, Done)>();
+    let task_names: Vec<String> = elf.tasks.iter().map(|t| t.info.name.to_owned()).collect();
+    tokio::pin!(shutdown);
+    let mut stopping: Option<Instant> = None;
+    let mut completions: Vec<Completion> = Vec::new();
+    let mut last_version = store.change_counter().unwrap_or(0);
+    let mut last_claim = Instant::now();
+    let mut starved = false;
+    loop {
+        while let Ok((lease, sha, done)) = done_rx.try_recv() {
+            settle(&store, &held, lease, sha, done, &mut completions).await?;
+        }
+        let in_flight = held.lock().map(|h| h.len()).unwrap_or(0) as u32;
+        if let Some(since) = stopping {
+            if !completions.is_empty() {
+                let batch = std::mem::take(&mut completions);
+                let s = store.clone();
+                blocking(move || s.complete(&batch)).await?;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            if since.elapsed() >= options.grace {
+                release_all(&store, &held).await?;
+                break;
+            }
+        }
+        let free = if stopping.is_some() { 0 } else { options.slots.saturating_sub(in_flight) };
+        let may_have_work = !starved || last_claim.elapsed() >= Duration::from_millis(500) || {
+            let v = store.change_counter().unwrap_or(0);
+            let changed = v != last_version;
+            last_version = v;
+            changed
+        };
+        if !completions.is_empty() || (free > 0 && may_have_work) {
+            let batch = std::mem::take(&mut completions);
+            let s = store.clone();
+            let (inst, name, names) = (instance.clone(), elf.name.clone(), task_names.clone());
+            let max = if stopping.is_some() { 0 } else { free };
+            let (_, _, claimed) = blocking(move || {
+                let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max, ttl_ms };
+                s.complete_and_claim(&batch, &req)
+            })
+            .await?;
+            last_claim = Instant::now();
+            starved = (claimed.len() as u32) < free;
+            for c in claimed {
+                start(elf, &shas, &held, c, done_tx.clone());
+            }
+            if !starved {
+                continue;
+            }
+        }
+        tokio::select! {
+            Some((lease, sha, done)) = done_rx.recv() => settle(&store, &held, lease, sha, done, &mut completions).await?,
+            _ = tokio::time::sleep(options.poll) => {}
+            _ = &mut shutdown, if stopping.is_none() => {
+                stopping = Some(Instant::now());
+                println!("elf {} stopping: finishing {} job(s)", elf.name, in_flight);
+            }
+        }
+    }
+    heartbeat.abort();
+    let s = store.clone();
+    let me = instance.clone();
+    blocking(move || s.elf_gone(&me, false)).await?;
+    println!("elf {} stopped", elf.name);
+    Ok(())
+}
+
+/// Starts a claimed job on the runtime.
+fn start(
+    elf: &Elf,
+    shas: &HashMap<&str, TaskSha>,
+    held: &Held,
+    c: Claimed,
+    done: mpsc::UnboundedSender<(Lease, TaskSha, Done)>,
+) {
+    let lease = c.lease;
+    let Some(task) = elf.find(&c.task) else {
+        // Claims filter on our task names, so this cannot happen; fail loudly if it does.
+        let report = runner::failed(
+            crate::model::FailureKind::BadInput,
+            format!("elf {} has no task `{}`", elf.name, c.task),
+            false,
+            &c.args,
+            &TaskSha::of_source(""),
+        );
+        let _ = done.send((lease, TaskSha::of_source(""), report));
+        return;
+    };
+    let sha = shas.get(task.info.name).cloned().unwrap_or_else(|| task.info.sha());
+    let handle = tokio::spawn(async move {
+        let outcome = runner::run(task, &c, &sha).await;
+        let _ = done.send((lease, sha, outcome));
+    });
+    if let Ok(mut h) = held.lock() {
+        h.insert(lease.job, (lease, handle.abort_handle()));
+    }
+}
+
+/// Files a finished job: a value joins the next batch; a failure is written
+/// at once.
+async fn settle(
+    store: &Arc<dyn Store>,
+    held: &Held,
+    lease: Lease,
+    sha: TaskSha,
+    done: Done,
+    completions: &mut Vec<Completion>,
+) -> Result<(), storage::Error> {
+    let still_ours = held.lock().map(|mut h| h.remove(&lease.job).is_some()).unwrap_or(false);
+    if !still_ours {
+        // Cancelled or lost at a heartbeat: the result must not be reported.
+        return Ok(());
+    }
+    match done {
+        Done::Value(value) => {
+            let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
+            let limit = store.limits().max_payload;
+            if size > limit {
+                let report = runner::failed(
+                    crate::model::FailureKind::Error,
+                    format!("the task's value is {size} bytes, over the store's limit of {limit} bytes"),
+                    false,
+                    &serde_json::Value::Null,
+                    &sha,
+                );
+                return settle_failure(store, lease, report).await;
+            }
+            completions.push(Completion { lease, ran_sha: Some(sha), value });
+            Ok(())
+        }
+        Done::Failed(report) => settle_failure(store, lease, Done::Failed(report)).await,
+    }
+}
+
+async fn settle_failure(store: &Arc<dyn Store>, lease: Lease, done: Done) -> Result<(), storage::Error> {
+    let Done::Failed(report) = done else { return Ok(()) };
+    let s = store.clone();
+    blocking(move || s.fail(&lease, &report)).await?;
+    Ok(())
+}
+
+async fn release_all(store: &Arc<dyn Store>, held: &Held) -> Result<(), storage::Error> {
+    let leases: Vec<Lease> = held
+        .lock()
+        .map(|mut h| {
+            h.drain()
+                .map(|(_, (lease, abort))| {
+                    abort.abort();
+                    lease
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if leases.is_empty() {
+        return Ok(());
+    }
+    let s = store.clone();
+    blocking(move || s.release(&leases)).await?;
+    Ok(())
+}
+
+/// Renews the elf's leases every third of the TTL; drops jobs that were
+/// cancelled or lost so their results are never reported.
+async fn heartbeat_loop(store: Arc<dyn Store>, instance: InstanceId, held: Held, ttl: Duration) {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(ttl / 3);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let leases: Vec<Lease> = held.lock().map(|h| h.values().map(|(l, _)| *l).collect()).unwrap_or_default();
+        let s = store.clone();
+        let me = instance.clone();
+        let sent = leases.clone();
+        match blocking(move || s.heartbeat(&me, &sent, ttl_ms)).await {
+            Ok(outcomes) => {
+                for (lease, outcome) in leases.iter().zip(outcomes) {
+                    if outcome != Outcome::Ok
+                        && let Ok(mut h) = held.lock()
+                        && let Some((_, abort)) = h.remove(&lease.job)
+                    {
+                        abort.abort();
+                        tracing::warn!(job = %lease.job, ?outcome, "stopped a job the elf no longer holds");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("heartbeat failed: {e}"),
+        }
+    }
+}
+
+/// Runs a store call on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
+) -> Result<T, storage::Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| storage::Error::backend("run a store call", std::io::Error::other(e.to_string())))?
+}
