@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the coordinator: reaps expired leases, checkpoints, audits run graphs.
+    Coordinator(mycelium::cli::coordinator::Args),
     /// Store actions for the conformance suite's multi-process cases.
     #[command(hide = true)]
     Probe(mycelium::cli::probe::Probe),
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Coordinator(a) => mycelium::cli::coordinator::run(&cli.store, a),
         Command::Probe(p) => mycelium::cli::probe::run(&cli.store, p),
     };
     match result {

@@ -5,5 +5,7 @@
 mod tasks;
 
 fn main() -> std::process::ExitCode {
-    mycelium::elf::main(mycelium::elf::Elf::new(tasks::ELF).task(&tasks::send::TASK))
+    mycelium::elf::main(
+        mycelium::elf::Elf::new(tasks::ELF).task(&tasks::send::TASK).task(&tasks::slow::TASK).task(&tasks::shout::TASK),
+    )
 }

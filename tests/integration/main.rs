@@ -6,3 +6,5 @@ mod util;
 mod conformance_sqlite;
 // Opening stores that are missing, foreign, corrupt, unwritable or newer.
 mod store_open;
+// Orchestrations with real elf and coordinator processes.
+mod orchestration;
