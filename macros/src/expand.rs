@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Lit, LitFloat, LitStr, Meta};
 
 use crate::args::TaskArgs;
@@ -41,7 +42,7 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
     let is_async = func.sig.asyncness.is_some();
     let fallible = task.output.fallible;
 
-    let module_doc = format!("Typed stub and registration of the task [`{name}()`].");
+    let module_doc = format!("Typed stub and registration of the task [`{ident}()`].");
     let elf = match &args.elf {
         Some(lit) => quote!(#lit),
         None => quote_spanned!(call_site=> super::ELF),
@@ -70,22 +71,35 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
     let types: Vec<_> = task.params.iter().map(|p| rebase(&p.ty)).collect();
     let output_ty = rebase(&task.output.ty);
 
+    // Unsatisfied `Deserialize` / `Serialize` bounds point at the
+    // parameters and at the value type.
+    let params_span = func.sig.paren_token.span.join();
+    let decode_args = quote_spanned!(params_span=> ::mycelium::__private::decode_args(&INFO, args));
     let decode = if names.is_empty() {
-        quote!(let []: [(); 0] = #p::decode_args(&INFO, args)?;)
+        quote!(let []: [(); 0] = #decode_args?;)
     } else {
-        quote!(let (#(#names,)*): (#(#types,)*) = #p::decode_args(&INFO, args)?;)
+        quote!(let (#(#names,)*): (#(#types,)*) = #decode_args?;)
     };
+    let output_span = match &func.sig.output {
+        syn::ReturnType::Default => call_site,
+        syn::ReturnType::Type(..) => task.output.ty.span(),
+    };
+    let value = syn::Ident::new("value", output_span);
+    let encode_value = quote_spanned!(output_span=> ::mycelium::__private::encode_output(#value));
     let await_ = is_async.then(|| quote!(.await));
     let run = quote!(super::#ident(#(#names),*) #await_);
     let encode = if fallible {
         quote! {
             match #run {
-                ::core::result::Result::Ok(value) => #p::encode_output(value),
+                ::core::result::Result::Ok(#value) => #encode_value,
                 ::core::result::Result::Err(error) => ::core::result::Result::Err(#p::task_error(error)),
             }
         }
     } else {
-        quote!(#p::encode_output(#run))
+        quote! {
+            let #value = #run;
+            #encode_value
+        }
     };
     let result = quote!(::core::result::Result<#p::Value, #p::TaskError>);
     let (body, invoke) = if is_async {
@@ -166,14 +180,12 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
 fn doc_text(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
-        if let Meta::NameValue(nv) = &attr.meta {
-            if nv.path.is_ident("doc") {
-                if let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = &nv.value {
-                    let value = s.value();
-                    for line in value.split('\n') {
-                        lines.push(line.strip_prefix(' ').unwrap_or(line).to_owned());
-                    }
-                }
+        if let Meta::NameValue(nv) = &attr.meta
+            && nv.path.is_ident("doc")
+            && let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = &nv.value
+        {
+            for line in s.value().split('\n') {
+                lines.push(line.strip_prefix(' ').unwrap_or(line).to_owned());
             }
         }
     }
@@ -227,7 +239,7 @@ mod tests {
             "factor : 1.0",
             "Body :: Sync (invoke)",
             "let (seed ,) : (u64 ,) = :: mycelium :: __private :: decode_args (& INFO , args) ?",
-            ":: mycelium :: __private :: encode_output (super :: draw (seed))",
+            "let value = super :: draw (seed) ; :: mycelium :: __private :: encode_output (value)",
             "pub fn call (seed : impl :: mycelium :: __private :: IntoArg < u64 >) -> :: mycelium :: __private :: Call < Animal >",
         ] {
             assert!(out.contains(part), "{part} not in {out}");

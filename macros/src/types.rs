@@ -112,14 +112,14 @@ struct Rebase;
 
 impl VisitMut for Rebase {
     fn visit_path_mut(&mut self, path: &mut syn::Path) {
-        if path.leading_colon.is_none() {
-            if let Some(first) = path.segments.first_mut() {
-                if first.ident == "self" {
-                    first.ident = syn::Ident::new("super", first.ident.span());
-                } else if first.ident == "super" {
-                    let span = first.ident.span();
-                    path.segments.insert(0, syn::PathSegment::from(syn::Ident::new("super", span)));
-                }
+        if path.leading_colon.is_none()
+            && let Some(first) = path.segments.first_mut()
+        {
+            if first.ident == "self" {
+                first.ident = syn::Ident::new("super", first.ident.span());
+            } else if first.ident == "super" {
+                let span = first.ident.span();
+                path.segments.insert(0, syn::PathSegment::from(syn::Ident::new("super", span)));
             }
         }
         syn::visit_mut::visit_path_mut(self, path);

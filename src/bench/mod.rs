@@ -1,3 +1,4 @@
 //! Benchmarks.
 
 pub mod store;
+pub mod workload;

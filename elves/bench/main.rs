@@ -1,0 +1,17 @@
+//! The bench elf.
+
+#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
+
+mod tasks;
+
+fn main() -> std::process::ExitCode {
+    use tasks::*;
+    mycelium::elf::main(
+        mycelium::elf::Elf::new(ELF)
+            .task(&value::TASK)
+            .task(&add1::TASK)
+            .task(&source::TASK)
+            .task(&map::TASK)
+            .task(&reduce::TASK),
+    )
+}
