@@ -77,6 +77,11 @@ impl Default for Options {
     }
 }
 
+/// Write results at once when this many wait.
+const FLUSH_BATCH: usize = 256;
+/// Write waiting results at the latest this long after the first finished.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
 /// Jobs in flight: the lease, and a way to stop an async one.
 type Held = Arc<Mutex<HashMap<JobId, (Lease, tokio::task::AbortHandle)>>>;
 
@@ -125,6 +130,7 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
     let mut last_version = store.change_counter().unwrap_or(0);
     let mut last_claim = Instant::now();
     let mut starved = false;
+    let mut flush_since: Option<Instant> = None;
     loop {
         while let Ok((lease, sha, done)) = done_rx.try_recv() {
             settle(&store, &held, lease, sha, done, &mut completions).await?;
@@ -145,34 +151,53 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
             }
         }
         let free = if stopping.is_some() { 0 } else { options.slots.saturating_sub(in_flight) };
-        let may_have_work = !starved || last_claim.elapsed() >= Duration::from_millis(500) || {
-            let v = store.change_counter().unwrap_or(0);
-            let changed = v != last_version;
-            last_version = v;
-            changed
-        };
-        if !completions.is_empty() || (free > 0 && may_have_work) {
+        // Results are written with the next claim, in one transaction. They
+        // wait for the batch in flight to finish (so that one transaction
+        // carries the whole batch), but never longer than FLUSH_AFTER.
+        let flush_due = !completions.is_empty()
+            && (in_flight == 0
+                || completions.len() >= FLUSH_BATCH
+                || flush_since.is_some_and(|t: Instant| t.elapsed() >= FLUSH_AFTER));
+        let may_have_work = free > 0
+            && completions.is_empty()
+            && (!starved || last_claim.elapsed() >= Duration::from_millis(500) || {
+                let v = store.change_counter().unwrap_or(0);
+                let changed = v != last_version;
+                last_version = v;
+                changed
+            });
+        if flush_due || may_have_work {
             let batch = std::mem::take(&mut completions);
+            flush_since = None;
             let s = store.clone();
             let (inst, name, names) = (instance.clone(), elf.name.clone(), task_names.clone());
-            let max = if stopping.is_some() { 0 } else { free };
             let (_, _, claimed) = blocking(move || {
-                let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max, ttl_ms };
+                let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
                 s.complete_and_claim(&batch, &req)
             })
             .await?;
             last_claim = Instant::now();
             starved = (claimed.len() as u32) < free;
+            let got = !claimed.is_empty();
             for c in claimed {
                 start(elf, &shas, &held, c, done_tx.clone());
             }
-            if !starved {
+            if got || !starved {
                 continue;
             }
         }
+        let wait = match flush_since {
+            Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
+            None => options.poll,
+        };
         tokio::select! {
-            Some((lease, sha, done)) = done_rx.recv() => settle(&store, &held, lease, sha, done, &mut completions).await?,
-            _ = tokio::time::sleep(options.poll) => {}
+            Some((lease, sha, done)) = done_rx.recv() => {
+                settle(&store, &held, lease, sha, done, &mut completions).await?;
+                if !completions.is_empty() && flush_since.is_none() {
+                    flush_since = Some(Instant::now());
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
             _ = &mut shutdown, if stopping.is_none() => {
                 stopping = Some(Instant::now());
                 println!("elf {} stopping: finishing {} job(s)", elf.name, in_flight);

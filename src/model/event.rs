@@ -16,6 +16,8 @@ pub enum EventKind {
     RunCreated,
     /// A run ended (its state is in the data).
     RunFinished,
+    /// An ended run was reopened by a retry.
+    RunReopened,
     /// A job changed state (the new state is in `state`).
     JobState,
     /// A task version was first recorded.
@@ -32,6 +34,7 @@ impl EventKind {
         match self {
             EventKind::RunCreated => "run_created",
             EventKind::RunFinished => "run_finished",
+            EventKind::RunReopened => "run_reopened",
             EventKind::JobState => "job_state",
             EventKind::TaskRecorded => "task_recorded",
             EventKind::ElfStarted => "elf_started",
@@ -44,6 +47,7 @@ impl EventKind {
         [
             EventKind::RunCreated,
             EventKind::RunFinished,
+            EventKind::RunReopened,
             EventKind::JobState,
             EventKind::TaskRecorded,
             EventKind::ElfStarted,

@@ -11,6 +11,6 @@ pub mod conformance;
 
 pub use error::{Error, ErrorKind, Result};
 pub use store::{
-    ClaimRequest, Dep, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, RunQuery, Store,
+    ClaimRequest, Dep, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Retried, RunQuery, Store,
 };
 pub use url::{DEFAULT_URL, StoreUrl, open};

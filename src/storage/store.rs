@@ -157,6 +157,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// leadership). Returns whether `holder` holds it now.
     fn lead(&self, role: &str, holder: &str, ttl_ms: i64) -> Result<bool>;
 
+    /// Re-queues `jobs` that failed, could not run (`upstream_failed`) or were
+    /// cancelled, as new attempts, together with every job downstream of them
+    /// that could not run because of them; reopens their runs. Jobs in other
+    /// states are left alone. Each retried job gets its retry policy's
+    /// attempts again. Returns the jobs re-queued.
+    fn retry(&self, jobs: &[JobId]) -> Result<Retried> {
+        let _ = jobs;
+        Err(super::Error::invalid("retry", "this backend cannot retry jobs yet", "retry on the SQLite backend"))
+    }
+
     /// A number that changes whenever any process commits: a cheap check for
     /// pollers. Backends without one return the latest event `seq`.
     fn change_counter(&self) -> Result<i64>;
@@ -214,6 +224,17 @@ pub struct Reaped {
     pub lost_elves: Vec<InstanceId>,
     /// Jobs that became ready.
     pub readied: Readied,
+}
+
+/// What a retry did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retried {
+    /// Jobs re-queued (the ones asked for and those downstream of them).
+    pub jobs: Vec<JobId>,
+    /// Of those, ready at once.
+    pub readied: Readied,
+    /// Runs reopened.
+    pub reopened: Vec<RunId>,
 }
 
 /// A dependency edge.

@@ -8,3 +8,5 @@ mod conformance_sqlite;
 mod store_open;
 // Orchestrations with real elf and coordinator processes.
 mod orchestration;
+// The mycelium command: inspection and operations.
+mod cli;

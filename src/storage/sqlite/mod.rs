@@ -10,6 +10,7 @@ mod gate;
 mod lifecycle;
 mod open;
 mod read;
+mod retry;
 mod rows;
 mod schema;
 mod store;

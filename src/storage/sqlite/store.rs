@@ -9,7 +9,7 @@ use crate::model::{
     Run, RunId, Submission, Submitted, TaskSha, TaskVersion, now_ms,
 };
 use crate::storage::{
-    ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, RunQuery,
+    ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, Retried, RunQuery,
     Store,
 };
 
@@ -197,6 +197,10 @@ impl Store for SqliteStore {
             )?;
             Ok(n == 1)
         })
+    }
+
+    fn retry(&self, jobs: &[JobId]) -> Result<Retried> {
+        self.retry_jobs(jobs)
     }
 
     fn change_counter(&self) -> Result<i64> {

@@ -1,0 +1,48 @@
+//! `mycelium elves`: the elf instances the mycelium knows.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+
+use super::render::{Table, age, write_json};
+use crate::model::{ElfState, now_ms};
+use crate::storage::Store;
+
+/// Arguments of `mycelium elves`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Only instances in this state: running, stopped or lost.
+    #[arg(long)]
+    pub state: Option<String>,
+}
+
+/// Lists elf instances, most recently started first.
+pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+    let state: Option<ElfState> = args.state.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let mut elves = store.elves().context("read the elf instances")?;
+    elves.retain(|e| state.is_none_or(|s| e.state == s));
+    if json {
+        return write_json(out, &elves);
+    }
+    if elves.is_empty() {
+        writeln!(out, "no elf instances (an elf registers when it starts)")?;
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut table = Table::new(&["elf", "instance", "host", "pid", "state", "slots", "heartbeat", "tasks"]);
+    for e in &elves {
+        table.row(vec![
+            e.elf.clone(),
+            e.instance.0.chars().take(8).collect(),
+            e.host.clone(),
+            e.pid.to_string(),
+            e.state.as_str().to_owned(),
+            e.slots.to_string(),
+            age(now, e.heartbeat_at),
+            e.tasks.len().to_string(),
+        ]);
+    }
+    table.write(out)?;
+    Ok(())
+}

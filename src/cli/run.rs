@@ -1,0 +1,135 @@
+//! `mycelium run <id>`: one run, its jobs and edges; or, with `--follow`,
+//! its progress until it ends.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use serde_json::json;
+
+use super::exit::Exit;
+use super::lookup;
+use super::render::{Table, age, short_sha, span, write_json};
+use crate::model::{JobState, Run, RunState, now_ms};
+use crate::storage::{JobQuery, Store};
+
+/// How often `--follow` looks at the run.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Arguments of `mycelium run`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// The run (`12` or `r12`).
+    pub run: String,
+    /// Print progress until the run ends; exit 4 if it ends failed or cancelled.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// Shows a run, or follows it.
+pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+    let run = lookup::run(store, &args.run)?;
+    if args.follow {
+        return follow(store, run, out, json);
+    }
+    let jobs = store.jobs(&JobQuery { run: Some(run.id), ..JobQuery::default() }).context("read the run's jobs")?;
+    let edges = store.deps(run.id).context("read the run's edges")?;
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for j in &jobs {
+        *counts.entry(j.state.as_str()).or_default() += 1;
+    }
+    if json {
+        return write_json(out, &json!({ "run": run, "counts": counts, "jobs": jobs, "edges": edges }));
+    }
+    let now = now_ms();
+    writeln!(out, "run {} \"{}\": {}", run.id, run.name, run.state)?;
+    let by = &run.created_by;
+    writeln!(out, "  created   {} by {} pid {} ({})", age(now, run.created_at), by.host, by.pid, by.program)?;
+    writeln!(out, "  duration  {}", span(now, Some(run.created_at), run.finished_at))?;
+    if !run.labels.is_empty() {
+        let labels: Vec<_> = run.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out, "  labels    {}", labels.join(" "))?;
+    }
+    let per_state: Vec<_> =
+        JobState::ALL.iter().filter_map(|s| counts.get(s.as_str()).map(|n| format!("{n} {s}"))).collect();
+    writeln!(out, "  jobs      {}: {}", jobs.len(), per_state.join(", "))?;
+    writeln!(out)?;
+    let mut table = Table::new(&["id", "key", "task", "state", "attempt", "ran", "duration"]);
+    for j in &jobs {
+        table.row(vec![
+            j.id.to_string(),
+            j.key.clone().unwrap_or_else(|| "-".to_owned()),
+            format!("{}/{}", j.elf, j.task),
+            j.state.as_str().to_owned(),
+            format!("{}/{}", j.attempt, j.retry.max_attempts),
+            short_sha(j.ran_sha.as_ref()),
+            span(now, j.started_at, j.finished_at),
+        ]);
+    }
+    table.write(out)?;
+    if !edges.is_empty() {
+        writeln!(out)?;
+        let mut table = Table::new(&["producer", "", "consumer", "path"]);
+        for e in &edges {
+            let path = if e.path.is_empty() { "/".to_owned() } else { e.path.clone() };
+            table.row(vec![e.producer.to_string(), "->".to_owned(), e.consumer.to_string(), path]);
+        }
+        table.write(out)?;
+    }
+    if run.failed > 0 {
+        writeln!(out, "\nfailures: mycelium failures --run {}", run.id)?;
+    }
+    Ok(())
+}
+
+/// The progress line of `run`.
+fn progress(run: &Run) -> String {
+    let succeeded = run.total.saturating_sub(run.open + run.failed);
+    format!("run {}: {succeeded}/{} succeeded, {} failed, {} open", run.id, run.total, run.failed, run.open)
+}
+
+/// Prints progress until the run is final.
+fn follow(store: &dyn Store, mut run: Run, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+    let mut last = String::new();
+    loop {
+        let line = progress(&run);
+        if line != last {
+            if json {
+                let value = json!({
+                    "run": run.id, "state": run.state, "total": run.total,
+                    "succeeded": run.total.saturating_sub(run.open + run.failed),
+                    "failed": run.failed, "open": run.open,
+                });
+                writeln!(out, "{value}")?;
+            } else {
+                let pad = last.chars().count().saturating_sub(line.chars().count());
+                write!(out, "\r{line}{}", " ".repeat(pad))?;
+            }
+            out.flush()?;
+            last = line;
+        }
+        if run.state.is_final() {
+            break;
+        }
+        std::thread::sleep(POLL);
+        let id = run.id;
+        run = store
+            .run(id)
+            .with_context(|| format!("read run {id}"))?
+            .ok_or_else(|| Exit::not_found(format!("run {id} disappeared from the store")))?;
+    }
+    if !json {
+        let took = span(now_ms(), Some(run.created_at), run.finished_at);
+        writeln!(out, "\nrun {} {} after {took}", run.id, run.state)?;
+    }
+    match run.state {
+        RunState::Failed | RunState::Cancelled => Err(Exit::run_failed(format!(
+            "run {} ended {} (see `mycelium failures --run {}`)",
+            run.id, run.state, run.id
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
