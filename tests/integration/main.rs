@@ -10,3 +10,5 @@ mod store_open;
 mod orchestration;
 // The mycelium command: inspection and operations.
 mod cli;
+// Failures that explain themselves: panics, error chains, retries, timeouts, replay, versions.
+mod failures;

@@ -1,14 +1,11 @@
 //! Whole orchestrations with real elf and coordinator processes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mycelium::model::{FailureKind, JobState, RunState};
 use mycelium::storage::{EventQuery, FailureQuery, JobQuery};
 
-use crate::util::fresh_sqlite;
+use crate::util::{Proc, fresh_sqlite, within};
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../elves/printer/tasks.rs"]
@@ -16,79 +13,6 @@ mod printer;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../elves/sender/tasks.rs"]
 mod sender;
-
-/// A child process (elf or coordinator), killed when dropped.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(exe: &str, url: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(exe)
-            .args(["--store", url])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Proc { child, lines }
-    }
-
-    /// Waits for the readiness line (`... ready ...`).
-    fn ready(self) -> Proc {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.contains("ready") => return self,
-                Ok(_) => {}
-                Err(e) => panic!("no readiness line: {e}"),
-            }
-        }
-    }
-
-    fn elf(name: &str, url: &str, args: &[&str]) -> Proc {
-        let exe = match name {
-            "sender" => env!("CARGO_BIN_EXE_elf-sender"),
-            "printer" => env!("CARGO_BIN_EXE_elf-printer"),
-            other => panic!("no elf {other}"),
-        };
-        Proc::start(exe, url, args).ready()
-    }
-
-    fn coordinator(url: &str) -> Proc {
-        Proc::start(env!("CARGO_BIN_EXE_mycelium"), url, &["coordinator", "--tick-ms", "100"]).ready()
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().expect("wait")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
-}
-
-fn within<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> T {
-    runtime().block_on(async { tokio::time::timeout(limit, f).await.expect("timed out") })
-}
 
 #[test]
 fn elves_started_after_the_driver_run_the_orchestration() {

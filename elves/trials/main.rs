@@ -1,0 +1,19 @@
+//! The trials elf.
+
+#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
+
+mod tasks;
+
+fn main() -> std::process::ExitCode {
+    use tasks::*;
+    mycelium::elf::main(
+        mycelium::elf::Elf::new(ELF)
+            .task(&pick::TASK)
+            .task(&parse_setting::TASK)
+            .task(&flaky::TASK)
+            .task(&refuse::TASK)
+            .task(&read_number::TASK)
+            .task(&nap::TASK)
+            .task(&greet::TASK),
+    )
+}

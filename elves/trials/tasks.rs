@@ -1,0 +1,88 @@
+//! The trials elf: tasks that fail in every way a task can, for the
+//! "When things fail" walkthrough and the failure tests.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// This module's tasks belong to the elf `trials`.
+pub const ELF: &str = "trials";
+
+/// Picks the `n`-th of three fruits (panics past the end).
+#[mycelium::task]
+pub fn pick(n: u32) -> String {
+    let fruits = ["apple", "pear", "quince"];
+    fruits[n as usize].to_owned()
+}
+
+/// A parsed setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: u32,
+}
+
+/// Why a setting could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    /// The line has no `=`.
+    #[error("setting `{0}` has no `=`")]
+    NoEquals(String),
+    /// The value is not a number.
+    #[error("setting `{name}` has a bad value")]
+    BadValue {
+        /// The setting.
+        name: String,
+        /// Why.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+}
+
+/// Parses `name=value`.
+#[mycelium::task]
+pub fn parse_setting(line: String) -> Result<Setting, SettingError> {
+    let (name, value) = line.split_once('=').ok_or_else(|| SettingError::NoEquals(line.clone()))?;
+    let value = value.trim().parse().map_err(|source| SettingError::BadValue { name: name.to_owned(), source })?;
+    Ok(Setting { name: name.trim().to_owned(), value })
+}
+
+/// Fails until it has been called more than `failures` times (counted in the
+/// file `counter`), then returns the number of calls.
+#[mycelium::task]
+pub fn flaky(counter: String, failures: u32) -> Result<u32, String> {
+    let calls = std::fs::read_to_string(&counter).ok().and_then(|s| s.trim().parse::<u32>().ok()).unwrap_or(0) + 1;
+    std::fs::write(&counter, calls.to_string()).map_err(|e| format!("cannot write {counter}: {e}"))?;
+    if calls <= failures {
+        return Err(format!("call {calls} of {failures} failing calls"));
+    }
+    Ok(calls)
+}
+
+/// Refuses `reason` outright: retrying cannot help.
+#[mycelium::task]
+pub fn refuse(reason: String) -> Result<u32, mycelium::Fatal> {
+    Err(mycelium::Fatal::msg(format!("refused: {reason}")))
+}
+
+/// Reads a number from the file at `path`.
+#[mycelium::task]
+pub fn read_number(path: String) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    Ok(text.trim().parse::<u64>()?)
+}
+
+/// Sleeps `ms` milliseconds without blocking a thread.
+#[mycelium::task]
+pub async fn nap(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+/// Greets `name`.
+#[mycelium::task]
+pub fn greet(name: String) -> String {
+    format!("hello, {name}")
+}
