@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod cli;
 pub mod coordinator;
+pub mod doorbell;
 pub mod driver;
 pub mod elf;
 pub mod model;

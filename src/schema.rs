@@ -143,6 +143,7 @@ mod tests {
             match std::fs::read_to_string(&path) {
                 Ok(text) if text == render(schema) => {}
                 Ok(_) => stale.push(format!("{DIR}/{name} is stale: it differs from the schema of its Rust type")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push(format!("{DIR}/{name} is missing")),
                 Err(e) => stale.push(format!("{DIR}/{name} cannot be read ({e})")),
             }
         }

@@ -148,11 +148,8 @@ impl StoreBenchReport {
             if self.runs == 1 { "" } else { "s" },
             self.version
         );
-        let _ = writeln!(
-            out,
-            "{:<28} {:>10} {:>10} {:>10}   {}",
-            "jobs/s", "median", "min", "max", "raw SQLite (WORKLOADS.md)"
-        );
+        let _ =
+            writeln!(out, "{:<28} {:>10} {:>10} {:>10}   raw SQLite (WORKLOADS.md)", "jobs/s", "median", "min", "max");
         let rows = [
             ("single claims", &self.single_claims_per_s, Some(self.raw_sqlite.single_claims_per_s)),
             (
@@ -408,6 +405,25 @@ mod tests {
         let json = serde_json::to_value(&report).expect("serialize");
         assert_eq!(json["single_claims_per_s"]["samples"].as_array().map(Vec::len), Some(1));
         assert_eq!(json["raw_sqlite"]["batched_claims_per_s"]["low"], json!(170_000.0));
+    }
+
+    /// The full-size measurement, for people:
+    /// `cargo test --release --lib bench::store::tests::full_size -- --ignored --nocapture`
+    /// (`MYCELIUM_BENCH_JOBS` and `MYCELIUM_BENCH_RUNS` override N and the runs).
+    #[test]
+    #[ignore = "a measurement, not a check: run it in release"]
+    fn full_size() {
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let defaults = StoreBenchOptions::default();
+        let opts = StoreBenchOptions {
+            jobs: env("MYCELIUM_BENCH_JOBS").unwrap_or(defaults.jobs),
+            runs: env("MYCELIUM_BENCH_RUNS").unwrap_or(defaults.runs),
+            ..defaults
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = run(dir.path(), &opts).expect("benchmark");
+        println!("{}", report.human());
+        println!("{}", serde_json::to_string(&report).expect("serialize"));
     }
 
     #[test]

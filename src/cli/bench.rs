@@ -30,8 +30,11 @@ pub struct Args {
 
 /// Runs a benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.workload == "store" {
+        return store_bench(&args);
+    }
     let Some(kind) = Workload::parse(&args.workload) else {
-        bail!("unknown workload `{}`: expected w1, w2, w3 or w4", args.workload);
+        bail!("unknown workload `{}`: expected w1, w2, w3, w4 or store", args.workload);
     };
     let exe = std::env::current_exe().context("find the mycelium executable")?;
     let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
@@ -69,6 +72,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seconds[seconds.len() - 1],
             seconds.len()
         );
+    }
+    Ok(())
+}
+
+/// The storage layer alone: single claims, batched claims, full lifecycles.
+fn store_bench(args: &Args) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let defaults = crate::bench::store::StoreBenchOptions::default();
+    let options = crate::bench::store::StoreBenchOptions {
+        jobs: args.n.map_or(defaults.jobs, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        runs: args.runs.max(1),
+        ..defaults
+    };
+    let report = crate::bench::store::run(dir.path(), &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.human());
     }
     Ok(())
 }

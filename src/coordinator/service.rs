@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::audit_run;
+use crate::doorbell::{Endpoint, Server, ServerOptions};
 use crate::model::{Origin, RunState};
 use crate::storage::{self, RunQuery, Store};
 
@@ -19,6 +20,10 @@ pub struct Options {
     pub checkpoint_every: Duration,
     /// How often to audit the graphs of unfinished runs.
     pub audit_every: Duration,
+    /// A TCP address for remote elves' doorbells (`0.0.0.0:7474`).
+    pub doorbell_tcp: Option<String>,
+    /// The token remote doorbell peers must present.
+    pub doorbell_token: String,
 }
 
 impl Default for Options {
@@ -28,6 +33,8 @@ impl Default for Options {
             tick: Duration::from_millis(500),
             checkpoint_every: Duration::from_secs(1),
             audit_every: Duration::from_secs(30),
+            doorbell_tcp: None,
+            doorbell_token: String::new(),
         }
     }
 }
@@ -38,7 +45,25 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
     let origin = Origin::current();
     let holder = format!("{}:{}:{}", origin.host, origin.pid, uuid::Uuid::new_v4());
     let ttl_ms = i64::try_from((options.tick * 4).as_millis()).unwrap_or(i64::MAX);
-    println!("coordinator ready on {} (holder {holder})", store.url());
+    let unix = match Endpoint::for_store(&options.store) {
+        Some(Endpoint::Unix(path)) => Some(path),
+        _ => None,
+    };
+    let bell_options =
+        ServerOptions { unix: unix.clone(), tcp: options.doorbell_tcp.clone(), token: options.doorbell_token.clone() };
+    let bell = Server::start(bell_options, store.clone()).await.map_err(|e| storage::Error::Unavailable {
+        store: store.url(),
+        detail: format!("cannot open the doorbell: {e}"),
+    })?;
+    println!(
+        "coordinator ready on {} (holder {holder}; doorbell {})",
+        store.url(),
+        unix.map(|p| p.display().to_string())
+            .into_iter()
+            .chain(options.doorbell_tcp.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     tokio::pin!(shutdown);
     let mut leading = false;
     let mut last_checkpoint = Instant::now();
@@ -64,6 +89,9 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
         }
         let s = store.clone();
         let reaped = blocking(move || s.reap()).await?;
+        for (elf, n) in &reaped.readied {
+            bell.ring(elf, *n);
+        }
         if !reaped.expired.is_empty() || !reaped.lost_elves.is_empty() {
             tracing::info!(
                 expired = reaped.expired.len(),

@@ -130,7 +130,10 @@ impl Orchestration {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let (submitted, _readied) = self.store.submit(&Submission { run: self.spec, jobs: self.jobs })?;
+        let (submitted, readied) = self.store.submit(&Submission { run: self.spec, jobs: self.jobs })?;
+        if let Some(endpoint) = crate::doorbell::Endpoint::for_store(&self.store.url()) {
+            crate::doorbell::ring(&endpoint, &readied);
+        }
         Ok(Run::new(self.store, submitted, self.builder))
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::panic;
 use super::runner::{self, Done};
+use crate::doorbell;
 use crate::model::{
     Build, Claimed, Completion, ElfInstance, ElfState, InstanceId, JobId, Lease, Origin, Outcome, TaskSha, now_ms,
 };
@@ -77,6 +78,9 @@ impl Default for Options {
     }
 }
 
+/// How often an elf without a doorbell line tries to open one.
+const REDIAL: Duration = Duration::from_secs(1);
+
 /// Write results at once when this many wait.
 const FLUSH_BATCH: usize = 256;
 /// Write waiting results at the latest this long after the first finished.
@@ -120,6 +124,12 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
     }
     println!("elf {} ready: instance {} serving {} task(s) on {}", elf.name, instance, elf.tasks.len(), store.url());
 
+    let endpoint = doorbell::Endpoint::for_store(&options.store);
+    let mut bell = match &endpoint {
+        Some(e) => doorbell::Bell::connect(e, &elf.name, &instance.0).await,
+        None => None,
+    };
+    let mut last_dial = Instant::now();
     let held: Held = Arc::default();
     let heartbeat = tokio::spawn(heartbeat_loop(store.clone(), instance.clone(), held.clone(), options.lease_ttl));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, TaskSha, Done)>();
@@ -171,11 +181,18 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
             flush_since = None;
             let s = store.clone();
             let (inst, name, names) = (instance.clone(), elf.name.clone(), task_names.clone());
-            let (_, _, claimed) = blocking(move || {
+            let (_, mut readied, claimed) = blocking(move || {
                 let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
                 s.complete_and_claim(&batch, &req)
             })
             .await?;
+            if let Some(own) = readied.get_mut(&elf.name) {
+                *own = own.saturating_sub(claimed.len() as u32);
+            }
+            readied.retain(|_, n| *n > 0);
+            if let Some(b) = &bell {
+                b.ring(&readied);
+            }
             last_claim = Instant::now();
             starved = (claimed.len() as u32) < free;
             let got = !claimed.is_empty();
@@ -190,7 +207,23 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
             Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
             None => options.poll,
         };
+        if bell.as_ref().is_none_or(|b| !b.is_open()) && last_dial.elapsed() >= REDIAL {
+            last_dial = Instant::now();
+            bell = match &endpoint {
+                Some(e) => doorbell::Bell::connect(e, &elf.name, &instance.0).await,
+                None => None,
+            };
+        }
+        let ringer = bell.clone();
+        if flush_since.is_none()
+            && let Some(b) = &ringer
+        {
+            b.idle();
+        }
         tokio::select! {
+            _ = async { if let Some(b) = &ringer { b.woken().await } else { std::future::pending::<()>().await } } => {
+                starved = false;
+            }
             Some((lease, sha, done)) = done_rx.recv() => {
                 settle(&store, &held, lease, sha, done, &mut completions).await?;
                 if !completions.is_empty() && flush_since.is_none() {
@@ -205,6 +238,10 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
         }
     }
     heartbeat.abort();
+    if let Some(b) = &bell {
+        b.bye();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let s = store.clone();
     let me = instance.clone();
     blocking(move || s.elf_gone(&me, false)).await?;

@@ -9,8 +9,8 @@ use crate::model::{
     Run, RunId, Submission, Submitted, TaskSha, TaskVersion, now_ms,
 };
 use crate::storage::{
-    ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, Retried, RunQuery,
-    Store,
+    ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, Retried,
+    RunQuery, Store,
 };
 
 impl Store for SqliteStore {

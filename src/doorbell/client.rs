@@ -1,0 +1,154 @@
+//! The elf's and the writer's side of the doorbell.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Notify, mpsc};
+
+use crate::storage::{Readied, StoreUrl};
+
+/// Where the coordinator's doorbell is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A unix socket beside the store.
+    Unix(PathBuf),
+    /// A TCP address, with the shared token (empty when none).
+    Tcp(String, String),
+}
+
+impl Endpoint {
+    /// The doorbell for the store at `url`: `MYCELIUM_DOORBELL=host:port`
+    /// (token in `MYCELIUM_DOORBELL_TOKEN`) when set, else the socket beside
+    /// an SQLite store.
+    pub fn for_store(url: &str) -> Option<Endpoint> {
+        if let Ok(addr) = std::env::var("MYCELIUM_DOORBELL")
+            && !addr.is_empty()
+        {
+            return Some(Endpoint::Tcp(addr, std::env::var("MYCELIUM_DOORBELL_TOKEN").unwrap_or_default()));
+        }
+        match StoreUrl::parse(url).ok()? {
+            StoreUrl::Sqlite { path, .. } => {
+                let mut p = path.into_os_string();
+                p.push(".sock");
+                Some(Endpoint::Unix(PathBuf::from(p)))
+            }
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    fn token(&self) -> &str {
+        match self {
+            Endpoint::Unix(_) => "-",
+            Endpoint::Tcp(_, t) if t.is_empty() => "-",
+            Endpoint::Tcp(_, t) => t,
+        }
+    }
+}
+
+/// Rings the doorbell once for `readied` (best effort, blocking, quick):
+/// for drivers and the command line after a commit.
+pub fn ring(endpoint: &Endpoint, readied: &Readied) {
+    if readied.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for (elf, n) in readied {
+        text.push_str(&format!("ring {} {elf} {n}\n", endpoint.token()));
+    }
+    let _ = match endpoint {
+        Endpoint::Unix(path) => {
+            std::os::unix::net::UnixStream::connect(path).and_then(|mut s| s.write_all(text.as_bytes()))
+        }
+        Endpoint::Tcp(addr, _) => std::net::TcpStream::connect(addr).and_then(|mut s| {
+            s.set_write_timeout(Some(Duration::from_millis(200)))?;
+            s.write_all(text.as_bytes())
+        }),
+    };
+}
+
+/// An elf's open line to the coordinator.
+#[derive(Debug, Clone)]
+pub struct Bell {
+    out: mpsc::UnboundedSender<String>,
+    woken: Arc<Notify>,
+    token: String,
+}
+
+impl Bell {
+    /// Connects as elf `elf` instance `instance`; `None` when no coordinator
+    /// listens (the elf then relies on polling and tries again later).
+    pub async fn connect(endpoint: &Endpoint, elf: &str, instance: &str) -> Option<Bell> {
+        let (reader, writer): (
+            Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+        ) = match endpoint {
+            Endpoint::Unix(path) => {
+                let s = tokio::net::UnixStream::connect(path).await.ok()?;
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Endpoint::Tcp(addr, _) => {
+                let s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+                    .await
+                    .ok()?
+                    .ok()?;
+                let _ = s.set_nodelay(true);
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+        };
+        let (out, mut rx) = mpsc::unbounded_channel::<String>();
+        let woken = Arc::new(Notify::new());
+        let token = endpoint.token().to_owned();
+        let _ = out.send(format!("hello {token} {elf} {instance}\n"));
+        tokio::spawn(async move {
+            let mut writer = writer;
+            while let Some(line) = rx.recv().await {
+                if writer.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let w = woken.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(reader).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line == "wake" {
+                    w.notify_one();
+                }
+            }
+        });
+        Some(Bell { out, woken, token })
+    }
+
+    /// Whether the line is still open.
+    pub fn is_open(&self) -> bool {
+        !self.out.is_closed()
+    }
+
+    /// Tells the coordinator this elf has free slots and found no work.
+    pub fn idle(&self) {
+        let _ = self.out.send("idle\n".to_owned());
+    }
+
+    /// Rings for jobs a commit made ready.
+    pub fn ring(&self, readied: &Readied) {
+        for (elf, n) in readied {
+            let _ = self.out.send(format!("ring {} {elf} {n}\n", self.token));
+        }
+    }
+
+    /// Says goodbye: a clean shutdown, not a death.
+    pub fn bye(&self) {
+        let _ = self.out.send("bye\n".to_owned());
+    }
+
+    /// Resolves when the coordinator wakes this elf.
+    pub async fn woken(&self) {
+        self.woken.notified().await;
+    }
+}

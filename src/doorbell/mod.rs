@@ -1,0 +1,23 @@
+//! Doorbells: wake-ups that only cut latency.
+//!
+//! After a commit that makes jobs ready, the writer rings the coordinator
+//! (`ring <elf> <n>`); the coordinator wakes at most `n` idle instances of
+//! that elf (`wake`), not all of them. A lost ring costs latency, never
+//! correctness: every waiter also polls the store. Locally the doorbell is a
+//! unix socket beside the store (`<store>.sock`); across machines the
+//! coordinator also listens on TCP (`--doorbell-tcp`, with an optional shared
+//! token) and elves find it through `MYCELIUM_DOORBELL=host:port`.
+//!
+//! The coordinator also learns from the doorbell when an elf process dies:
+//! its connection closes without `bye`, and the elf's jobs are expired at
+//! once instead of at the end of their lease.
+//!
+//! The protocol is one line per message:
+//! `hello <token> <elf> <instance>`, `idle`, `bye`, `ring <token> <elf> <n>`
+//! (client to coordinator) and `wake` (coordinator to elf).
+
+mod client;
+mod server;
+
+pub use client::{Bell, Endpoint, ring};
+pub use server::{Server, ServerOptions};
