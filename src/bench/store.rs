@@ -279,7 +279,7 @@ fn register(store: &dyn Store) -> Result<InstanceId, Error> {
         elf: ELF.into(),
         host: "localhost".into(),
         pid: std::process::id(),
-        build: Build { version: env!("CARGO_PKG_VERSION").into(), commit: None },
+        build: Build { version: env!("CARGO_PKG_VERSION").into(), commit: None, program: None },
         tasks: Vec::new(),
         slots: 64,
         started_at: now,

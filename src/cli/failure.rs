@@ -78,7 +78,13 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
     let f = &s.failure;
     let marked = s.version.as_ref().and_then(|v| failing_line(&f.report.frames, v));
     let newer = s.latest.as_ref().filter(|l| s.version.as_ref().is_none_or(|v| v.sha != l.sha));
-    let reproduce = format!("{} replay {}", f.elf, f.job);
+    let program = f
+        .instance
+        .as_ref()
+        .and_then(|i| store.elves().ok()?.into_iter().find(|e| &e.instance == i))
+        .and_then(|e| e.build.program)
+        .unwrap_or_else(|| format!("<the {} elf's binary>", f.elf));
+    let reproduce = format!("{program} --store {} replay {}", store.url(), f.job);
     if json {
         let lineage: Vec<_> = s.lineage.iter().map(|(path, job)| json!({ "path": path, "producer": job })).collect();
         return write_json(
@@ -93,7 +99,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
     let now = now_ms();
     let r = &f.report;
     writeln!(out, "failure {}: {} in {}/{}", f.id, r.kind, f.elf, f.task)?;
-    let max = s.job.as_ref().map_or(String::new(), |j| format!("/{}", j.retry.max_attempts));
+    let max = s.job.as_ref().map_or(String::new(), |j| format!("/{}", j.max_attempts));
     let state = s.job.as_ref().map_or(String::new(), |j| format!(", job now {}", j.state));
     writeln!(out, "  job        {} (run {}), attempt {}{max}, epoch {}{state}", f.job, f.run, f.attempt, f.epoch)?;
     match &f.instance {

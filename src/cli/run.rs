@@ -63,7 +63,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
             j.key.clone().unwrap_or_else(|| "-".to_owned()),
             format!("{}/{}", j.elf, j.task),
             j.state.as_str().to_owned(),
-            format!("{}/{}", j.attempt, j.retry.max_attempts),
+            format!("{}/{}", j.attempt, j.max_attempts),
             short_sha(j.ran_sha.as_ref()),
             span(now, j.started_at, j.finished_at),
         ]);

@@ -78,7 +78,9 @@ impl Orchestration {
             }
         }
         let mut spec = JobSpec::new(call.elf, call.task, serde_json::Value::Array(args));
-        spec.key = Some(call.options.key.clone().unwrap_or_else(|| index.to_string()));
+        // Without a key of its own, a job is referenced by its index (the
+        // store's default key), which saves a unique-index entry per job.
+        spec.key = call.options.key.clone();
         if let Some(info) = call.info {
             spec.expected_sha = Some(info.sha());
             spec.retry = info.retry.policy();

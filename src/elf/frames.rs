@@ -62,9 +62,12 @@ mod tests {
     }
 
     #[test]
-    fn a_captured_backtrace_has_this_test_as_a_frame_of_interest() {
+    fn a_captured_backtrace_is_symbolized_with_files_and_lines() {
         let mut bt = backtrace::Backtrace::new_unresolved();
         let frames = frames_of(&mut bt);
-        assert!(frames.iter().any(|f| f.of_interest && f.function.contains("a_captured_backtrace")), "{frames:#?}");
+        let me = frames.iter().find(|f| f.function.contains("a_captured_backtrace")).expect("this test's frame");
+        assert!(me.file.as_deref().is_some_and(|f| f.ends_with("src/elf/frames.rs")) && me.line.is_some(), "{me:?}");
+        // mycelium's own runtime is never "of interest" to a user.
+        assert!(!me.of_interest);
     }
 }

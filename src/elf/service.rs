@@ -108,6 +108,7 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
             build: Build {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 commit: option_env!("MYCELIUM_GIT_COMMIT").map(str::to_owned),
+                program: Some(Origin::current().program).filter(|p| !p.is_empty()),
             },
             tasks: versions.iter().map(|v| v.sha.clone()).collect(),
             slots: options.slots,

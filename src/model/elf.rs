@@ -49,6 +49,9 @@ pub struct Build {
     /// The git commit, when known at build time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The binary's file name (what to run to replay a job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 /// One running (or once running) elf process.

@@ -156,7 +156,12 @@ impl FailureReport {
             h.update(&f.function);
             any = true;
         }
-        if !any {
+        // Kinds whose message names ids or times group by kind and task alone.
+        let stable_message = !matches!(
+            self.kind,
+            FailureKind::UpstreamFailed | FailureKind::Timeout | FailureKind::LeaseExpired | FailureKind::ElfLost
+        );
+        if !any && stable_message {
             h.update([1]);
             h.update(&self.message);
         }

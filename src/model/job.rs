@@ -186,6 +186,8 @@ pub struct Job {
     pub priority: i32,
     /// Attempts started so far.
     pub attempt: u32,
+    /// Attempts allowed (the policy's, raised by manual retries).
+    pub max_attempts: u32,
     /// Retry policy.
     pub retry: RetryPolicy,
     /// Per-attempt time limit in milliseconds.

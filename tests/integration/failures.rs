@@ -7,17 +7,8 @@ use std::time::Duration;
 use mycelium::model::{FailureKind, JobState, RunState};
 use mycelium::storage::FailureQuery;
 
+use crate::elves::{sender, trials, trials_v2};
 use crate::util::{MYCELIUM, Proc, fresh_sqlite, within};
-
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../elves/sender/tasks.rs"]
-mod sender;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../elves/trials/tasks.rs"]
-mod trials;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../elves/trials/tasks_v2.rs"]
-mod trials_v2;
 
 fn failures_of(myc: &mycelium::Mycelium, job: mycelium::model::JobId) -> Vec<mycelium::model::Failure> {
     let mut f = myc.store().failures(&FailureQuery { job: Some(job), ..Default::default() }).expect("failures");
@@ -193,7 +184,7 @@ fn a_changed_task_source_is_a_new_version_and_each_job_records_its_own() {
     let versions = store.task_versions("trials", "greet").expect("versions");
     assert_eq!(versions.iter().map(|v| v.sha.clone()).collect::<Vec<_>>(), vec![sha1.clone(), sha2.clone()]);
     let out = Command::new(MYCELIUM)
-        .args(["--store", &url, "source", "trials/greet", "--diff", &sha1.short().to_owned(), &sha2.short().to_owned()])
+        .args(["--store", &url, "source", "trials/greet", "--diff", sha1.short(), sha2.short()])
         .output()
         .expect("diff");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,8 @@
 //! The integration tests: real processes against real stores in temp dirs.
 
 mod util;
+// The example elves' task modules, for typed calls.
+mod elves;
 
 // The storage conformance suite on the embedded SQLite store.
 mod conformance_sqlite;

@@ -5,14 +5,8 @@ use std::time::{Duration, Instant};
 use mycelium::model::{FailureKind, JobState, RunState};
 use mycelium::storage::{EventQuery, FailureQuery, JobQuery};
 
+use crate::elves::{printer, sender};
 use crate::util::{Proc, fresh_sqlite, within};
-
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../elves/printer/tasks.rs"]
-mod printer;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../elves/sender/tasks.rs"]
-mod sender;
 
 #[test]
 fn elves_started_after_the_driver_run_the_orchestration() {

@@ -13,7 +13,7 @@ use crate::model::{
 /// The columns `job` reads, in order.
 pub(super) const JOB_COLS: &str = "id, run, key, elf, task, args, state, unmet, priority, attempt, retry, \
     timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, \
-    started_at, finished_at";
+    started_at, finished_at, max_attempts";
 
 pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -39,6 +39,7 @@ pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
         updated_at: r.get(19)?,
         started_at: r.get(20)?,
         finished_at: r.get(21)?,
+        max_attempts: r.get(22)?,
     })
 }
 

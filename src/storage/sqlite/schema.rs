@@ -89,10 +89,9 @@ CREATE TABLE jobs(
   finished_at INTEGER
 ) STRICT;
 CREATE UNIQUE INDEX jobs_key ON jobs(run, key) WHERE key IS NOT NULL;
-CREATE INDEX jobs_run ON jobs(run, state);
+CREATE INDEX jobs_run ON jobs(run);
 CREATE INDEX jobs_ready ON jobs(elf, priority DESC, id) WHERE state = 'ready';
 CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'claimed';
-CREATE INDEX jobs_holder ON jobs(holder) WHERE state = 'claimed';
 
 CREATE TABLE deps(
   consumer INTEGER NOT NULL,

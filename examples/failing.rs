@@ -1,0 +1,25 @@
+//! A run that fails, for the README's "When things fail" walkthrough: the
+//! trials elf picks the 8th of three fruits (a panic), so the greeting that
+//! consumes it can never run.
+//!
+//! Start `elf-trials` (and a coordinator), then `cargo run --example failing`.
+
+#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
+
+#[path = "../elves/trials/tasks.rs"]
+mod trials;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("MYCELIUM_URL").unwrap_or_else(|_| mycelium::storage::DEFAULT_URL.to_owned());
+    let myc = mycelium::connect(&url)?;
+    let mut o = myc.orchestration("fruit");
+    let fruit = o.call(trials::pick::call(7));
+    let greeting = o.call(trials::greet::call(&fruit));
+    let run = o.submit().await?;
+    match run.wait(&greeting).await {
+        Ok(g) => println!("{g}"),
+        Err(e) => println!("run {}: {e}", run.id()),
+    }
+    Ok(())
+}
