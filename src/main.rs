@@ -12,7 +12,7 @@ use mycelium::cli::{self, exit};
 #[command(name = "mycelium", version, about, after_help = exit::HELP)]
 struct Cli {
     /// The store (env MYCELIUM_URL).
-    #[arg(long, global = true, env = "MYCELIUM_URL", default_value = mycelium::storage::DEFAULT_URL)]
+    #[arg(long, global = true, env = "MYCELIUM_URL", hide_env_values = true, default_value = mycelium::storage::DEFAULT_URL)]
     store: String,
     /// Print JSON instead of human tables.
     #[arg(long, global = true)]

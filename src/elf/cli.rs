@@ -16,7 +16,7 @@ use crate::storage;
 #[command(about = "A mycelium elf: serves its tasks from the store")]
 struct Cli {
     /// The store (env MYCELIUM_URL).
-    #[arg(long, global = true, env = "MYCELIUM_URL", default_value = storage::DEFAULT_URL)]
+    #[arg(long, global = true, env = "MYCELIUM_URL", hide_env_values = true, default_value = storage::DEFAULT_URL)]
     store: String,
     #[command(subcommand)]
     command: Option<Command>,

@@ -1,6 +1,7 @@
 //! The storage layer: the [`Store`] trait every backend implements, the
 //! backends, and the conformance suite they all pass.
 
+pub mod arango;
 mod error;
 pub mod sqlite;
 mod store;

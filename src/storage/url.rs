@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::arango::{self, ArangoStore};
 use super::sqlite::{Options, SqliteStore, Synchronous};
 use super::{Error, Limits, Result, Store};
 
@@ -24,12 +25,16 @@ pub enum StoreUrl {
         /// Largest arguments or result, in bytes.
         max_payload: usize,
     },
+    /// `arangodb://user:password@host:8529/database`, or `http(s)://host:port`
+    /// with `?database=`; see [`arango::Config`].
+    Arango(arango::Config),
 }
 
 impl StoreUrl {
     /// Parses `url`, naming what is wrong when it cannot be used.
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |problem: &str| Error::BadUrl { url: url.to_owned(), problem: problem.to_owned() };
+        // Never echo a password, whatever the scheme.
+        let bad = |problem: &str| Error::BadUrl { url: arango::redact_url(url), problem: problem.to_owned() };
         let (scheme, rest) = url.split_once(':').ok_or_else(|| bad("it has no scheme"))?;
         match scheme {
             "sqlite" => {
@@ -61,7 +66,7 @@ impl StoreUrl {
                 }
                 Ok(StoreUrl::Sqlite { path: PathBuf::from(path), synchronous, max_payload })
             }
-            "arangodb" | "http" | "https" => Err(bad("the ArangoDB backend is not part of this build yet")),
+            "arangodb" | "http" | "https" => Ok(StoreUrl::Arango(arango::Config::parse(url)?)),
             other => Err(bad(&format!("unknown scheme `{other}`"))),
         }
     }
@@ -74,6 +79,7 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>> {
             let options = Options { synchronous, limits: Limits { max_payload } };
             Ok(Arc::new(SqliteStore::open(path, options)?))
         }
+        StoreUrl::Arango(config) => Ok(Arc::new(ArangoStore::open(config)?)),
     }
 }
 
@@ -91,6 +97,20 @@ mod tests {
             StoreUrl::parse("sqlite://rel/a.db").expect("valid"),
             StoreUrl::Sqlite { path: "rel/a.db".into(), synchronous: Synchronous::Normal, max_payload: 16 << 20 }
         );
+    }
+
+    #[test]
+    fn arango_urls_parse_and_never_show_the_password() {
+        match StoreUrl::parse("arangodb://root:hunter2@arangodb:8529/mycelium").expect("valid") {
+            StoreUrl::Arango(c) => {
+                assert_eq!((c.endpoint.as_str(), c.database.as_str()), ("http://arangodb:8529/", "mycelium"));
+                assert!(!format!("{c:?}").contains("hunter2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(StoreUrl::parse("https://h/?database=x"), Ok(StoreUrl::Arango(_))));
+        let err = StoreUrl::parse("ftp://u:hunter2@h/x").unwrap_err().to_string();
+        assert!(!err.contains("hunter2") && err.contains("ftp://u:***@h/x"), "{err}");
     }
 
     #[test]
