@@ -54,10 +54,6 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
     };
     let bell_options =
         ServerOptions { unix: unix.clone(), tcp: options.doorbell_tcp.clone(), token: options.doorbell_token.clone() };
-    let bell = Server::start(bell_options, store.clone()).await.map_err(|e| storage::Error::Unavailable {
-        store: store.url(),
-        detail: format!("cannot open the doorbell: {e}"),
-    })?;
     println!(
         "coordinator ready on {} (holder {holder}; doorbell {})",
         store.url(),
@@ -67,6 +63,10 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // The doorbell opens when this coordinator leads: a standby leaves the
+    // socket to the leader, and takes it over (removing the dead leader's
+    // socket file) when it takes the lead.
+    let mut bell: Option<Server> = None;
     tokio::pin!(shutdown);
     let mut leading = false;
     let mut last_checkpoint = Instant::now();
@@ -90,10 +90,18 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
         if !lead {
             continue;
         }
+        if bell.is_none() {
+            match Server::start(bell_options.clone(), store.clone()).await {
+                Ok(server) => bell = Some(server),
+                Err(e) => tracing::warn!("cannot open the doorbell yet (elves fall back to polling): {e}"),
+            }
+        }
         let s = store.clone();
         let reaped = blocking(move || s.reap()).await?;
-        for (elf, n) in &reaped.readied {
-            bell.ring(elf, *n);
+        if let Some(bell) = &bell {
+            for (elf, n) in &reaped.readied {
+                bell.ring(elf, *n);
+            }
         }
         if !reaped.expired.is_empty() || !reaped.lost_elves.is_empty() {
             tracing::info!(

@@ -206,7 +206,7 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
         }
         let wait = match flush_since {
             Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
-            None => options.poll,
+            None => poll_interval(&options.store, options.poll),
         };
         if bell.as_ref().is_none_or(|b| !b.is_open()) && last_dial.elapsed() >= REDIAL {
             last_dial = Instant::now();
@@ -248,6 +248,14 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
     blocking(move || s.elf_gone(&me, false)).await?;
     println!("elf {} stopped", elf.name);
     Ok(())
+}
+
+/// How long an idle elf waits before looking at the store again: the
+/// configured poll on the embedded store (a local read costs a microsecond),
+/// 1–2 s with jitter on a remote one, where the doorbell carries the
+/// latency and polls are only the safety net.
+fn poll_interval(url: &str, local: Duration) -> Duration {
+    if url.starts_with("sqlite:") { local } else { Duration::from_millis(rand::random_range(1_000..2_000)) }
 }
 
 /// Starts a claimed job on the runtime.

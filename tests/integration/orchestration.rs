@@ -123,3 +123,40 @@ fn the_coordinator_restarted_mid_run_and_sigterm_exits_cleanly() {
     assert_eq!((p.state, outs.len() as u64), (RunState::Succeeded, p.total));
     assert!(sender.stop().success(), "an elf exits 0 on SIGTERM");
 }
+
+#[test]
+fn two_coordinators_on_one_store_elect_one_leader() {
+    let (url, _dir) = fresh_sqlite();
+    let first = Proc::coordinator(&url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let said = |p: &Proc, what: &str| -> bool {
+        while Instant::now() < deadline {
+            match p.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) if l.contains(what) => return true,
+                _ => {}
+            }
+        }
+        false
+    };
+    assert!(said(&first, "is the leader"));
+    // The second cannot bind the doorbell socket the first holds, or stands by.
+    let second = Proc::start(env!("CARGO_BIN_EXE_mycelium"), &url, &["coordinator", "--tick-ms", "100"]);
+    let mut second_lines = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        if let Ok(l) = second.lines.recv_timeout(Duration::from_millis(100)) {
+            second_lines.push(l);
+        }
+    }
+    assert!(!second_lines.iter().any(|l| l.contains("is the leader")), "two leaders: {second_lines:?}");
+    // When the leader dies, the other takes over once its lease runs out.
+    drop(first);
+    let mut took_over = false;
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until && !took_over {
+        if let Ok(l) = second.lines.recv_timeout(Duration::from_millis(100)) {
+            took_over = l.contains("is the leader");
+        }
+    }
+    assert!(took_over, "the standby never took over: {second_lines:?}");
+}

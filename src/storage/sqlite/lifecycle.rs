@@ -303,12 +303,20 @@ fn expire_leases(tx: &Transaction<'_>, now: Millis, reaped: &mut Reaped) -> Resu
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (job, epoch, holder, until) in expired {
+        let last_heartbeat: Option<i64> = match &holder {
+            Some(h) => tx
+                .prepare_cached("SELECT heartbeat_at FROM elves WHERE instance = ?1")?
+                .query_row([h], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
         let report = FailureReport::new(
             FailureKind::LeaseExpired,
             format!(
-                "the lease of elf instance {} ran out at {} without a heartbeat",
+                "the lease of elf instance {} ran out at {} (its last heartbeat was at {}); the elf is presumed dead or stalled",
                 holder.as_deref().unwrap_or("?"),
-                until
+                until,
+                last_heartbeat.map_or_else(|| "never".to_owned(), |h| h.to_string())
             ),
         );
         let failed = fail_job(tx, now, &Lease { job, epoch }, &report)?;
