@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::audit_run;
 use crate::doorbell::{Endpoint, Server, ServerOptions};
+use crate::elf::blocking;
 use crate::model::{Origin, RunState};
 use crate::storage::{self, RunQuery, Store};
 
@@ -151,12 +152,4 @@ async fn audit_all(store: &Arc<dyn Store>) -> Result<(), storage::Error> {
         Ok(())
     })
     .await
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
-) -> Result<T, storage::Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| storage::Error::backend("run a store call", std::io::Error::other(e.to_string())))?
 }

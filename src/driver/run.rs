@@ -77,12 +77,8 @@ impl Run {
         let job = self.job_of(out)?;
         let mut seen = i64::MIN;
         loop {
-            let v = self.store.change_counter()?;
-            if v != seen {
-                seen = v;
-                if let Some(value) = self.settled::<T>(job, &out.path)? {
-                    return Ok(value);
-                }
+            if let Some(value) = self.poll::<T>(job, &out.path, &mut seen)? {
+                return Ok(value);
             }
             tokio::time::sleep(POLL).await;
         }
@@ -93,15 +89,21 @@ impl Run {
         let job = self.job_of(out)?;
         let mut seen = i64::MIN;
         loop {
-            let v = self.store.change_counter()?;
-            if v != seen {
-                seen = v;
-                if let Some(value) = self.settled::<T>(job, &out.path)? {
-                    return Ok(value);
-                }
+            if let Some(value) = self.poll::<T>(job, &out.path, &mut seen)? {
+                return Ok(value);
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Looks at the job only when something was committed since `seen`.
+    fn poll<T: DeserializeOwned>(&self, job: JobId, path: &str, seen: &mut i64) -> Result<Option<T>, Error> {
+        let v = self.store.change_counter()?;
+        if v == *seen {
+            return Ok(None);
+        }
+        *seen = v;
+        self.settled(job, path)
     }
 
     /// The value if the job succeeded, an error if it can never succeed,

@@ -16,4 +16,5 @@ mod service;
 pub use cli::main;
 pub(crate) use cli::stop_signal;
 pub use frames::frames_of;
+pub(crate) use service::blocking;
 pub use service::{Elf, Options, serve};

@@ -6,6 +6,7 @@ mod error;
 pub mod sqlite;
 mod store;
 mod url;
+mod validate;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::{ArangoStore, aql, docs};
 use crate::model::{
-    Claimed, Completion, ElfInstance, FailureId, FailureReport, InstanceId, JobId, Lease, Outcome, RunId, TaskSha,
-    TaskVersion,
+    Claimed, Completion, ElfInstance, FailureId, FailureReport, InstanceId, JobId, Lease, Outcome, RunId, TaskVersion,
 };
+use crate::storage::validate;
 use crate::storage::{ClaimRequest, Error, Failed, Readied, Reaped, Result, Retried};
 
 /// One claimed job as the claim query returns it.
@@ -119,14 +119,7 @@ impl ArangoStore {
         }
         let mut items = Vec::with_capacity(done.len());
         for c in done {
-            let text = serde_json::to_string(&c.value).map_err(|e| Error::backend("encode a result", e))?;
-            if text.len() > self.limits.max_payload {
-                return Err(Error::TooLarge {
-                    what: format!("the result of job {}", c.lease.job),
-                    size: text.len(),
-                    limit: self.limits.max_payload,
-                });
-            }
+            let text = validate::result_text(c, self.limits.max_payload)?;
             items.push(json!({ "job": c.lease.job.0, "epoch": c.lease.epoch, "ran_sha": c.ran_sha, "value": text }));
         }
         let answer = self.transaction("store results", "complete", json!({ "done": items }))?;
@@ -183,15 +176,7 @@ impl ArangoStore {
     }
 
     pub(super) fn record(&self, versions: &[TaskVersion]) -> Result<()> {
-        for v in versions {
-            if TaskSha::of_source(&v.source) != v.sha {
-                return Err(Error::invalid(
-                    format!("task version {}/{} ({})", v.elf, v.name, v.sha),
-                    "its sha is not the sha256 of its source",
-                    "compute the sha with TaskSha::of_source over the exact source text",
-                ));
-            }
-        }
+        validate::task_versions(versions)?;
         if versions.is_empty() {
             return Ok(());
         }

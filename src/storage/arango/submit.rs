@@ -17,6 +17,7 @@ use super::ArangoStore;
 use super::aql;
 use crate::model::{JobId, JobSpec, RunId, Submission, Submitted};
 use crate::refs::{self, Producer};
+use crate::storage::validate;
 use crate::storage::{Error, Readied, Result};
 
 /// A job checked and prepared before any round trip.
@@ -135,15 +136,7 @@ fn prepare(s: &Submission, max_payload: usize) -> Result<(Vec<Prepared<'_>>, Vec
     for (i, spec) in s.jobs.iter().enumerate() {
         let key = spec.key.clone().unwrap_or_else(|| i.to_string());
         let what = || format!("job `{key}` ({}/{})", spec.elf, spec.task);
-        for (field, name) in [("elf", &spec.elf), ("task", &spec.task)] {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
-                return Err(Error::invalid(
-                    what(),
-                    format!("{field} name `{name}` is empty or has characters other than letters, digits, _ - . :"),
-                    format!("name the {field} as its elf binary declares it"),
-                ));
-            }
-        }
+        validate::names(spec, what)?;
         if keys.insert(key.clone(), i).is_some() {
             return Err(Error::invalid(
                 what(),

@@ -11,6 +11,7 @@ use crate::model::{
     Claimed, Completion, FailureId, FailureKind, FailureReport, InstanceId, JobId, JobState, Lease, Millis, Outcome,
     RetryPolicy, RunId, RunState, now_ms,
 };
+use crate::storage::validate;
 use crate::storage::{ClaimRequest, Error, Failed, Readied, Reaped, Result};
 
 /// Jobs made final per run: (closed, of which failed).
@@ -360,19 +361,7 @@ impl SqliteStore {
     }
 
     fn encode_results(&self, done: &[Completion]) -> Result<Vec<String>> {
-        done.iter()
-            .map(|c| {
-                let text = serde_json::to_string(&c.value).map_err(|e| Error::backend("encode a result", e))?;
-                if text.len() > self.limits.max_payload {
-                    return Err(Error::TooLarge {
-                        what: format!("the result of job {}", c.lease.job),
-                        size: text.len(),
-                        limit: self.limits.max_payload,
-                    });
-                }
-                Ok(text)
-            })
-            .collect()
+        done.iter().map(|c| validate::result_text(c, self.limits.max_payload)).collect()
     }
 
     pub(super) fn fail_attempt(&self, lease: &Lease, report: &FailureReport) -> Result<Failed> {

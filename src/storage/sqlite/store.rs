@@ -8,6 +8,7 @@ use crate::model::{
     Claimed, Completion, ElfInstance, Event, Failure, FailureId, FailureReport, InstanceId, Job, JobId, Lease, Outcome,
     Run, RunId, Submission, Submitted, TaskSha, TaskVersion, now_ms,
 };
+use crate::storage::validate;
 use crate::storage::{
     ClaimRequest, Dep, Error, EventQuery, Failed, FailureQuery, JobQuery, Limits, Readied, Reaped, Result, Retried,
     RunQuery, Store,
@@ -23,15 +24,7 @@ impl Store for SqliteStore {
     }
 
     fn record_tasks(&self, versions: &[TaskVersion]) -> Result<()> {
-        for v in versions {
-            if TaskSha::of_source(&v.source) != v.sha {
-                return Err(Error::invalid(
-                    format!("task version {}/{} ({})", v.elf, v.name, v.sha),
-                    "its sha is not the sha256 of its source",
-                    "compute the sha with TaskSha::of_source over the exact source text",
-                ));
-            }
-        }
+        validate::task_versions(versions)?;
         self.write("record task versions", |tx| {
             let now = now_ms();
             for v in versions {

@@ -11,7 +11,7 @@ use super::SqliteStore;
 use super::lifecycle::{JobEvent, close_jobs, job_event};
 use crate::model::{JobId, JobSpec, JobState, RunId, Submission, Submitted, now_ms};
 use crate::refs::{self, Producer};
-use crate::storage::{Error, Readied, Result};
+use crate::storage::{Error, Readied, Result, validate};
 
 /// A job checked and prepared outside the transaction.
 struct Prepared<'a> {
@@ -68,15 +68,7 @@ fn prepare(s: &Submission, max_payload: usize) -> Result<Plan<'_>> {
     for (i, spec) in s.jobs.iter().enumerate() {
         let what =
             || format!("job `{}` ({}/{})", spec.key.clone().unwrap_or_else(|| i.to_string()), spec.elf, spec.task);
-        for (field, name) in [("elf", &spec.elf), ("task", &spec.task)] {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
-                return Err(Error::invalid(
-                    what(),
-                    format!("{field} name `{name}` is empty or has characters other than letters, digits, _ - . :"),
-                    format!("name the {field} as its elf binary declares it"),
-                ));
-            }
-        }
+        validate::names(spec, what)?;
         if let Some(key) = &spec.key {
             let shadows_index = key.parse::<usize>().ok().is_some_and(|j| j < n && j != i && s.jobs[j].key.is_none());
             if plan.keys.insert(key.as_str(), i).is_some() || shadows_index {
