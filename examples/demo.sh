@@ -13,7 +13,7 @@ flag=--release
 [ "$profile" = "debug" ] && flag=
 echo "== building ($profile)"
 cargo build $flag --bins --examples --quiet
-bin=target/$profile
+bin=${CARGO_TARGET_DIR:-target}/$profile
 
 mkdir -p demo
 rm -f demo/mycelium.db demo/mycelium.db-* demo/animals.jsonl
@@ -35,6 +35,19 @@ pids+=($!)
 for elf in animals storage stats-mean stats-min stats-max report sender printer; do
   "$bin/elf-$elf" >"demo/elf-$elf.log" 2>&1 &
   pids+=($!)
+done
+
+# Wait for every process's readiness line (not a sleep); fail loudly if one died.
+for log in demo/coordinator.log demo/elf-*.log; do
+  for _ in $(seq 1 200); do
+    grep -q "ready" "$log" 2>/dev/null && break
+    sleep 0.05
+  done
+  if ! grep -q "ready" "$log"; then
+    echo "error: $log never said ready:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
 done
 
 echo "== running the pipeline"
