@@ -182,7 +182,10 @@ impl SqliteStore {
         let mut f = Filter::default();
         f.add("seq > ?", q.after);
         if let Some(run) = q.run {
-            f.add("run = ?", run.0);
+            // Job events are found through their jobs (events_job); only the
+            // run's own events are indexed by run, sparing every job event
+            // an index entry on the hot path.
+            f.add("((job IS NULL AND run = ?) OR job IN (SELECT id FROM jobs WHERE run = ?))", run.0);
         }
         if let Some(job) = q.job {
             f.add("job = ?", job.0);

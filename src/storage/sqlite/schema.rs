@@ -139,7 +139,7 @@ CREATE TABLE events(
   data TEXT
 ) STRICT;
 CREATE INDEX events_job ON events(job) WHERE job IS NOT NULL;
-CREATE INDEX events_run ON events(run) WHERE run IS NOT NULL;
+CREATE INDEX events_run ON events(run) WHERE job IS NULL;
 "#;
 
 /// Coordinator leadership, and grouping failures by signature across runs.
