@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::model::{Completion, InstanceId, JobId, JobSpec, RunSpec, Submission};
+use crate::model::{Completion, InstanceId, JobSpec, RunSpec, Submission};
 use crate::storage::{self, ClaimRequest};
 
 /// Arguments of `mycelium probe`.
@@ -137,6 +137,5 @@ pub fn run(url: &str, probe: Probe) -> anyhow::Result<()> {
             }
         }
     }
-    let _ = JobId(0);
     Ok(())
 }

@@ -213,7 +213,15 @@ fn configure(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidQuery);
+        // WAL needs shared memory beside the file (not NFS, not some
+        // network or FUSE filesystems); without it several processes
+        // cannot share the store safely.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "the filesystem refused write-ahead logging (journal mode stayed `{mode}`): put the store on a local disk"
+            )),
+        ));
     }
     conn.pragma_update(
         None,
