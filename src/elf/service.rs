@@ -182,7 +182,7 @@ pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = 
             flush_since = None;
             let s = store.clone();
             let (inst, name, names) = (instance.clone(), elf.name.clone(), task_names.clone());
-            let (_, mut readied, claimed) = blocking(move || {
+            let (_, mut readied, claimed) = inline(move || {
                 let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
                 s.complete_and_claim(&batch, &req)
             })
@@ -378,6 +378,21 @@ async fn heartbeat_loop(store: Arc<dyn Store>, instance: InstanceId, held: Held,
             }
             Err(e) => tracing::warn!("heartbeat failed: {e}"),
         }
+    }
+}
+
+/// Runs the hot path's store call on this worker thread (telling the
+/// runtime, which moves its other tasks away), sparing a hand-off to a
+/// blocking thread and back on every batch; on a current-thread runtime it
+/// falls back to a blocking thread.
+async fn inline<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
+) -> Result<T, storage::Error> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(f)
+    } else {
+        blocking(f).await
     }
 }
 
