@@ -162,10 +162,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// that could not run because of them; reopens their runs. Jobs in other
     /// states are left alone. Each retried job gets its retry policy's
     /// attempts again. Returns the jobs re-queued.
-    fn retry(&self, jobs: &[JobId]) -> Result<Retried> {
-        let _ = jobs;
-        Err(super::Error::invalid("retry", "this backend cannot retry jobs yet", "retry on the SQLite backend"))
-    }
+    fn retry(&self, jobs: &[JobId]) -> Result<Retried>;
 
     /// A number that changes whenever any process commits: a cheap check for
     /// pollers. Backends without one return the latest event `seq`.
