@@ -1,8 +1,10 @@
 //! A run that fails, for the README's "When things fail" walkthrough: the
 //! trials elf picks the 8th of three fruits (a panic), so the greeting that
-//! consumes it can never run.
+//! consumes it can never run; and a setting that does not parse (an error
+//! returned with `?`).
 //!
-//! Start `elf-trials` (and a coordinator), then `cargo run --example failing`.
+//! Start `elf-trials` (and a coordinator), then run this driver
+//! (`target/release/examples/failing`, or `cargo run --example failing`).
 
 #![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
 
@@ -16,9 +18,14 @@ async fn main() -> anyhow::Result<()> {
     let mut o = myc.orchestration("fruit");
     let fruit = o.call(trials::pick::call(7));
     let greeting = o.call(trials::greet::call(&fruit));
+    let setting = o.call(trials::parse_setting::call("retries=many".to_owned()));
     let run = o.submit().await?;
     match run.wait(&greeting).await {
         Ok(g) => println!("{g}"),
+        Err(e) => println!("run {}: {e}", run.id()),
+    }
+    match run.wait(&setting).await {
+        Ok(s) => println!("{s:?}"),
         Err(e) => println!("run {}: {e}", run.id()),
     }
     Ok(())

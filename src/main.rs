@@ -39,14 +39,44 @@ enum Command {
     Failure(cli::failure::Args),
     /// The event log of a run (r12, or 12) or a job (j34).
     History(cli::history::Args),
-    /// Cancels a run's jobs that have not ended.
+    /// Cancels a run's jobs that have not ended (or one job: j34).
     Cancel(cli::ops::CancelArgs),
-    /// Retries a failed job (not available yet).
+    /// Retries failed jobs (j34) or a run's failed jobs (r12), and what could not run because of them (a flow resumes from its history).
     Retry(cli::ops::RetryArgs),
+    /// Signals with their receivers; --schema prints one's JSON Schema.
+    Signals(cli::signals::Args),
+    /// Emits a signal: one job per subscribed receiver.
+    Emit(cli::signals::EmitArgs),
+    /// Calls the receivers of a signal and prints their answers (RPC).
+    Call(cli::signals::CallArgs),
+    /// Queues: ls, show, dead, requeue, purge, send, publish.
+    Queue(cli::queue::Args),
+    /// Schedules with their next fire times; pause, resume, trigger, add, rm.
+    Schedules(cli::schedules::Args),
+    /// Starts a task or flow as a run of one job, with JSON arguments.
+    Start(cli::start::Args),
+    /// A flow's history: its commands, what they saw, what it waits for.
+    Flow(cli::flow::Args),
+    /// Sends a signal to a flow.
+    Signal(cli::signal::Args),
+    /// The lines a flow wrote to its inboxes; --follow until it ends.
+    Inbox(cli::inbox::Args),
+    /// Deletes finished runs older than an age (--older-than 7d) with their
+    /// jobs, results and events, and gives the space back.
+    Gc(cli::gc::Args),
     /// Runs the coordinator until SIGINT or SIGTERM.
     Coordinator(cli::coordinator::Args),
     /// Runs a benchmark.
     Bench(cli::bench::Args),
+    /// Starts and supervises the processes of a manifest (default mycelium.toml).
+    Launch(mycelium::launch::Args),
+    /// How `launch` starts each process (tied to the launcher's life).
+    #[command(hide = true)]
+    LaunchExec(mycelium::launch::exec::Args),
+    /// Serves the HTTP API, event stream, webhooks, metrics and dashboard.
+    Serve(mycelium::serve::cli::ServeArgs),
+    /// API tokens of `serve`: create, list, revoke.
+    Token(mycelium::serve::cli::TokenArgs),
     /// Store actions for the conformance suite's multi-process cases.
     #[command(hide = true)]
     Probe(cli::probe::Probe),
@@ -54,8 +84,10 @@ enum Command {
 
 /// Runs an inspection or operation command against the store.
 fn inspect(url: &str, command: Command, json: bool) -> anyhow::Result<()> {
-    let store = mycelium::open(url)?;
-    let store: &dyn Store = store.as_ref();
+    // Only looks (or operates on what exists): a mistyped path must not
+    // create an empty store.
+    let store = Store::open_existing(url)?;
+    let store = &store;
     let mut stdout = std::io::stdout().lock();
     let out: &mut dyn Write = &mut stdout;
     match command {
@@ -69,7 +101,23 @@ fn inspect(url: &str, command: Command, json: bool) -> anyhow::Result<()> {
         Command::History(a) => cli::history::run(store, a, out, json),
         Command::Cancel(a) => cli::ops::cancel(store, a, out, json),
         Command::Retry(a) => cli::ops::retry(store, a, out, json),
-        Command::Coordinator(_) | Command::Bench(_) | Command::Probe(_) => Ok(()),
+        Command::Signals(a) => cli::signals::list(store, a, out, json),
+        Command::Emit(a) => cli::signals::emit(store, a, out, json),
+        Command::Call(a) => cli::signals::call(store, a, out, json),
+        Command::Queue(a) => cli::queue::run(store, a, out, json),
+        Command::Schedules(a) => cli::schedules::run(store, a, out, json),
+        Command::Start(a) => cli::start::run(store, a, out, json),
+        Command::Flow(a) => cli::flow::run(store, a, out, json),
+        Command::Signal(a) => cli::signal::run(store, a, out, json),
+        Command::Inbox(a) => cli::inbox::run(store, a, out, json),
+        Command::Gc(a) => cli::gc::run(store, a, out, json),
+        Command::Token(a) => mycelium::serve::cli::token(store, a, out, json),
+        Command::Coordinator(_)
+        | Command::Bench(_)
+        | Command::Probe(_)
+        | Command::Serve(_)
+        | Command::Launch(_)
+        | Command::LaunchExec(_) => Ok(()),
     }?;
     out.flush()?;
     Ok(())
@@ -79,8 +127,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Coordinator(a) => cli::coordinator::run(&cli.store, a),
-        Command::Bench(a) => cli::bench::run(a),
+        Command::Bench(a) => cli::bench::run(&cli.store, a),
         Command::Probe(p) => cli::probe::run(&cli.store, p),
+        Command::Launch(a) => mycelium::launch::run(a),
+        Command::LaunchExec(a) => return mycelium::launch::exec::run(a),
+        Command::Serve(a) => mycelium::serve::cli::serve(&cli.store, a),
         command => inspect(&cli.store, command, cli.json),
     };
     match result {

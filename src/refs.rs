@@ -16,13 +16,13 @@ use serde_json::{Map, Value};
 use crate::model::JobId;
 
 /// The member that marks a reference object.
-pub const OUTPUT: &str = "$output";
+pub(crate) const OUTPUT: &str = "$output";
 /// The optional member selecting a part of the producer's result.
-pub const PATH: &str = "path";
+pub(crate) const PATH: &str = "path";
 
 /// Who produces a referenced value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Producer {
+pub(crate) enum Producer {
     /// An existing job.
     Job(JobId),
     /// A job of the same submission, by key.
@@ -31,7 +31,7 @@ pub enum Producer {
 
 /// One reference found in arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reference {
+pub(crate) struct Reference {
     /// The producing job.
     pub producer: Producer,
     /// The part of its result (a JSON pointer; empty for the whole result).
@@ -43,7 +43,7 @@ pub struct Reference {
 /// A malformed reference or an unresolvable one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub(crate) enum Error {
     /// The reference object is not of the documented shape.
     #[error(
         "malformed output reference at `{at}`: {problem} (write {{\"$output\": <job id or key>, \"path\": \"/optional/pointer\"}})"
@@ -75,7 +75,7 @@ pub enum Error {
 }
 
 /// A reference object to `job`'s result, or to the part of it at `path`.
-pub fn reference(job: JobId, path: &str) -> Value {
+pub(crate) fn reference(job: JobId, path: &str) -> Value {
     let mut m = Map::new();
     m.insert(OUTPUT.to_owned(), Value::from(job.0));
     if !path.is_empty() {
@@ -85,7 +85,7 @@ pub fn reference(job: JobId, path: &str) -> Value {
 }
 
 /// A reference object to the job keyed `key` in the same submission.
-pub fn key_reference(key: &str, path: &str) -> Value {
+pub(crate) fn key_reference(key: &str, path: &str) -> Value {
     let mut m = Map::new();
     m.insert(OUTPUT.to_owned(), Value::from(key));
     if !path.is_empty() {
@@ -95,20 +95,11 @@ pub fn key_reference(key: &str, path: &str) -> Value {
 }
 
 /// Every reference in `args`, in document order.
-pub fn scan(args: &Value) -> Result<Vec<Reference>, Error> {
+pub(crate) fn scan(args: &Value) -> Result<Vec<Reference>, Error> {
     let mut out = Vec::new();
     let mut at = String::new();
     walk(args, &mut at, &mut out)?;
     Ok(out)
-}
-
-/// Whether `args` holds any reference (cheaper than `scan` when it holds none).
-pub fn has_references(args: &Value) -> bool {
-    match args {
-        Value::Object(m) => m.contains_key(OUTPUT) || m.values().any(has_references),
-        Value::Array(a) => a.iter().any(has_references),
-        _ => false,
-    }
 }
 
 fn walk(v: &Value, at: &mut String, out: &mut Vec<Reference>) -> Result<(), Error> {
@@ -172,7 +163,7 @@ fn parse(m: &Map<String, Value>, at: &str) -> Result<Reference, Error> {
 
 /// Rewrites every reference's producer with `bind`, in place (used at submit
 /// to turn keys into job ids).
-pub fn bind<E>(args: &mut Value, bind: &mut impl FnMut(&Producer) -> Result<JobId, E>) -> Result<(), E> {
+pub(crate) fn bind<E>(args: &mut Value, bind: &mut impl FnMut(&Producer) -> Result<JobId, E>) -> Result<(), E> {
     match args {
         Value::Object(m) if m.contains_key(OUTPUT) => {
             let producer = match &m[OUTPUT] {
@@ -200,7 +191,7 @@ pub fn bind<E>(args: &mut Value, bind: &mut impl FnMut(&Producer) -> Result<JobI
 }
 
 /// `args` with every reference replaced by the value it points at.
-pub fn resolve(args: &Value, results: &HashMap<JobId, Value>) -> Result<Value, Error> {
+pub(crate) fn resolve(args: &Value, results: &HashMap<JobId, Value>) -> Result<Value, Error> {
     let mut at = String::new();
     resolve_at(args, results, &mut at)
 }
@@ -261,8 +252,6 @@ mod tests {
         assert_eq!(refs[1].producer, Producer::Key("a".into()));
         assert_eq!(refs[1].path, "/w");
         assert_eq!(refs[2].at, "/2/a~1b");
-        assert!(has_references(&args));
-        assert!(!has_references(&json!([1, {"a": [2]}])));
     }
 
     #[test]

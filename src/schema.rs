@@ -17,8 +17,8 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value};
 
 use crate::model::{
-    Claimed, Completion, ElfInstance, Event, Failure, FailureReport, Job, JobSpec, Lease, Run, RunSpec, Submission,
-    TaskVersion,
+    Claimed, Completion, ElfInstance, Event, Failure, FailureReport, Job, JobSpec, Lease, Run, RunSpec, Signal, Step,
+    Submission, TaskVersion,
 };
 
 /// The directory, relative to the root of the crate, that holds the schemas.
@@ -46,6 +46,12 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("failure-report.schema.json", schema_of::<FailureReport>()),
         ("failure.schema.json", schema_of::<Failure>()),
         ("event.schema.json", schema_of::<Event>()),
+        ("flow-step.schema.json", schema_of::<Step>()),
+        ("flow-signal.schema.json", schema_of::<Signal>()),
+        ("signal.schema.json", schema_of::<crate::agent::SignalDecl>()),
+        ("subscription.schema.json", schema_of::<crate::agent::Subscription>()),
+        ("queue.schema.json", schema_of::<crate::agent::QueueDecl>()),
+        ("schedule.schema.json", schema_of::<crate::agent::Schedule>()),
     ]
 }
 
@@ -201,6 +207,7 @@ mod tests {
         let mut fetch = JobSpec::new("crawler", "fetch", json!(["https://example.org/index.html", {"timeout_s": 10}]))
             .with_key("fetch");
         fetch.retry = RetryPolicy {
+            max_lost: 5,
             max_attempts: 4,
             backoff: Backoff::Exponential { initial_ms: 250, factor: 2.0 },
             max_delay_ms: 10_000,
@@ -263,6 +270,7 @@ mod tests {
             inputs_truncated: false,
             inputs_size: 61,
             retryable: true,
+            mismatch: None,
         }
     }
 
@@ -316,6 +324,7 @@ mod tests {
                 output: "Links".into(),
                 is_async: false,
                 fallible: false,
+                flow: false,
             },
             doc: "Parses a page.".into(),
             first_seen: 1_717_100_000_000,
@@ -339,6 +348,8 @@ mod tests {
             heartbeat_at: 1_717_200_000_000,
             lease_until: 1_717_200_030_000,
             state: ElfState::Running,
+            label: Some("crawler.1".into()),
+            process_start: Some(4_242_424),
         }
     }
 
@@ -354,6 +365,7 @@ mod tests {
             total: 3,
             open: 2,
             failed: 0,
+            sealed: true,
         }
     }
 
@@ -370,8 +382,10 @@ mod tests {
             priority: 5,
             attempt: 1,
             max_attempts: 3,
+            lost: 0,
             retry: RetryPolicy::default(),
             timeout_ms: None,
+            parent: None,
             expected_sha: None,
             ran_sha: None,
             holder: Some(InstanceId("7d1f".into())),
@@ -430,7 +444,112 @@ mod tests {
             ("failure-report.schema.json", doc(report())),
             ("failure.schema.json", doc(failure())),
             ("event.schema.json", doc(event())),
+            ("flow-step.schema.json", doc(step())),
+            ("flow-signal.schema.json", doc(signal())),
+            ("signal.schema.json", doc(agents::signal())),
+            ("subscription.schema.json", doc(agents::subscription())),
+            ("queue.schema.json", doc(agents::queue())),
+            ("schedule.schema.json", doc(agents::schedule())),
         ]
+    }
+
+    /// Examples of the agents' documents.
+    mod agents {
+        use serde_json::json;
+
+        use crate::agent::schedule::Origin;
+        use crate::agent::{Missed, Overlap, QueueDecl, Schedule, SignalDecl, Spec, Subscription};
+        use crate::model::{JobId, RetryPolicy};
+
+        pub(super) fn signal() -> SignalDecl {
+            SignalDecl {
+                name: "user_created".into(),
+                schema: json!({"type": "object", "properties": {"user_id": {"type": "integer"}}}),
+                declared_by: "users".into(),
+                declared_at: 1_717_200_000_000,
+                emitted: 3,
+                last_emitted_at: Some(1_717_200_001_000),
+            }
+        }
+
+        pub(super) fn subscription() -> Subscription {
+            Subscription {
+                signal: "user_created".into(),
+                elf: "mailer".into(),
+                task: "welcome".into(),
+                takes_payload: true,
+                retry: RetryPolicy::default(),
+                timeout_ms: Some(5_000),
+                since: 1_717_200_000_000,
+            }
+        }
+
+        pub(super) fn queue() -> QueueDecl {
+            QueueDecl {
+                name: "push_ios".into(),
+                elf: "push".into(),
+                task: "send_push".into(),
+                schema: json!({"type": "object"}),
+                retry: RetryPolicy { max_attempts: 3, ..RetryPolicy::default() },
+                timeout_ms: None,
+                exchange: Some("push3".into()),
+                topics: vec!["*.ios".into()],
+                declared_at: 1_717_200_000_000,
+            }
+        }
+
+        pub(super) fn schedule() -> Schedule {
+            Schedule {
+                name: "report/daily".into(),
+                elf: "report".into(),
+                task: "daily".into(),
+                args: json!([]),
+                spec: Spec::Cron { expr: "0 */4 * * *".into(), tz: "Europe/Paris".into() },
+                missed: Missed::Once,
+                overlap: Overlap::Queue,
+                retry: RetryPolicy::default(),
+                timeout_ms: None,
+                origin: Origin::Declared,
+                paused: false,
+                anchor: 1_717_200_000_000,
+                next_due: 1_717_214_400_000,
+                last_tick: Some(1_717_200_000_000),
+                last_job: Some(JobId(12)),
+                fired: 1,
+                skipped: 0,
+                created_at: 1_717_200_000_000,
+                updated_at: 1_717_200_000_000,
+            }
+        }
+    }
+
+    fn step() -> Step {
+        Step {
+            flow: JobId(19),
+            k: 3,
+            kind: crate::model::StepKind::Call,
+            target: "etl/parse".into(),
+            hash: "1a2b3c4d5e6f".into(),
+            child: Some(JobId(23)),
+            due: None,
+            outcome: Some(json!({"ok": 42})),
+            awaited: false,
+            sha: Some(sha("async fn nightly(cx: &mut Flow) {}")),
+            location: Some("elves/etl/flows.rs:40".into()),
+            detail: None,
+            at: 1_717_200_000_000,
+        }
+    }
+
+    fn signal() -> Signal {
+        Signal {
+            id: 4,
+            flow: JobId(19),
+            name: "approve".into(),
+            payload: json!({"by": "ana"}),
+            sent_at: 1_717_200_000_000,
+            consumed_by: Some(7),
+        }
     }
 
     fn validator(file: &str) -> jsonschema::Validator {

@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
 
+mod flows;
 mod tasks;
 
 fn main() -> std::process::ExitCode {
@@ -12,6 +13,12 @@ fn main() -> std::process::ExitCode {
             .task(&add1::TASK)
             .task(&source::TASK)
             .task(&map::TASK)
-            .task(&reduce::TASK),
+            .task(&reduce::TASK)
+            .task(&recv_a::TASK)
+            .task(&recv_b::TASK)
+            .task(&consume::TASK)
+            .flow(&flows::chain::FLOW)
+            .flow(&flows::fan::FLOW)
+            .flow(&flows::one::FLOW),
     )
 }

@@ -1,4 +1,9 @@
-//! The bench elf: the no-op tasks of the benchmark workloads (WORKLOADS.md).
+//! The bench elf: the no-op tasks of the benchmark workloads (WORKLOADS.md),
+//! and the agents' workloads (`queue`, `signal`, `tick`).
+
+use mycelium::agent::Signal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// This module's tasks belong to the elf `bench`.
 pub const ELF: &str = "bench";
@@ -31,4 +36,33 @@ pub fn map(src: u64, i: u64) -> u64 {
 #[mycelium::task]
 pub fn reduce(xs: Vec<u64>) -> u64 {
     xs.iter().sum()
+}
+
+/// The `signal` workload's signal, received twice.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct BenchPing {
+    /// Which emission.
+    pub n: u64,
+}
+
+impl Signal for BenchPing {
+    const NAME: &'static str = "bench_ping";
+}
+
+/// The first receiver of `bench_ping`.
+#[mycelium::task(receives = [BenchPing])]
+pub fn recv_a(p: BenchPing) -> u64 {
+    p.n
+}
+
+/// The second receiver of `bench_ping`.
+#[mycelium::task(receives = [BenchPing])]
+pub fn recv_b(p: BenchPing) -> u64 {
+    p.n
+}
+
+/// The `queue` workload's consumer: acknowledges every message.
+#[mycelium::task(consumes = "bench")]
+pub fn consume(n: u64) -> u64 {
+    n
 }

@@ -13,6 +13,9 @@ fn main() -> std::process::ExitCode {
             .task(&flaky::TASK)
             .task(&refuse::TASK)
             .task(&read_number::TASK)
+            .task(&sum_file::TASK)
+            .task(&check_age::TASK)
+            .task(&halve_later::TASK)
             .task(&nap::TASK)
             .task(&greet::TASK),
     )

@@ -74,6 +74,45 @@ pub fn read_number(path: String) -> Result<u64, Box<dyn std::error::Error + Send
     Ok(text.trim().parse::<u64>()?)
 }
 
+/// Sums the numbers in the file at `path`, one a line (anyhow errors, with
+/// context; `bail!` on an empty file).
+#[mycelium::task]
+pub fn sum_file(path: String) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    if text.trim().is_empty() {
+        anyhow::bail!("{path} holds no number");
+    }
+    let mut sum = 0u64;
+    for line in text.lines() {
+        sum += line.trim().parse::<u64>().with_context(|| format!("`{line}` is not a number"))?;
+    }
+    Ok(sum)
+}
+
+/// Checks that `age` is plausible (an explicit `return Err`).
+#[mycelium::task]
+pub fn check_age(age: i64) -> Result<i64, SettingError> {
+    if age < 0 {
+        return Err(SettingError::NoEquals(format!("age {age}")));
+    }
+    Ok(age)
+}
+
+/// Halves `n` after `ms` milliseconds, failing on odd numbers (an async task
+/// with `?`).
+#[mycelium::task]
+pub async fn halve_later(n: u64, ms: u64) -> Result<u64, std::io::Error> {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    let half = even(n).ok_or_else(|| std::io::Error::other(format!("{n} is odd")))?;
+    Ok(half)
+}
+
+/// Half of `n` when it is even.
+fn even(n: u64) -> Option<u64> {
+    n.is_multiple_of(2).then_some(n / 2)
+}
+
 /// Sleeps `ms` milliseconds without blocking a thread.
 #[mycelium::task]
 pub async fn nap(ms: u64) -> u64 {

@@ -38,13 +38,15 @@ pub(crate) struct TaskArgs {
     pub(crate) retry: Retry,
     /// `timeout_ms = ...`, when given.
     pub(crate) timeout_ms: Option<u64>,
+    /// The agents' options (`receives`, `consumes`, `every`, `cron`, ...).
+    pub(crate) agent: crate::agent::AgentArgs,
 }
 
 impl TaskArgs {
     /// Parses the tokens between the attribute's parentheses (empty for a
     /// bare `#[task]`).
     pub(crate) fn parse(attr: TokenStream) -> syn::Result<Self> {
-        let mut args = TaskArgs { elf: None, retry: Retry::default(), timeout_ms: None };
+        let mut args = TaskArgs { elf: None, retry: Retry::default(), timeout_ms: None, agent: Default::default() };
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
             let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
@@ -77,11 +79,14 @@ impl TaskArgs {
                     }
                     args.timeout_ms = Some(n);
                 }
-                _ => {
-                    return Err(meta.error(format_args!(
-                        "unknown `#[task]` option `{}`; expected one of: {KEYS}",
-                        path_text(&meta.path)
-                    )));
+                other => {
+                    if !args.agent.read(other, &meta)? {
+                        return Err(meta.error(format_args!(
+                            "unknown `#[task]` option `{}`; expected one of: {KEYS}, {}",
+                            path_text(&meta.path),
+                            crate::agent::KEYS
+                        )));
+                    }
                 }
             }
             seen.push(key);

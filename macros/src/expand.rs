@@ -9,6 +9,7 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitFloat, LitStr, Meta};
 use crate::args::TaskArgs;
 use crate::signature::{self, TaskFn};
 use crate::source;
+use crate::trace;
 use crate::types::{rebase, type_text};
 
 /// Expands `#[task(attr)] item`.
@@ -24,13 +25,29 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    args.agent.check(&task)?;
     let source = source::capture(&item, call_site);
     let module = module(&args, &task, &source, call_site);
+    // A fallible task records where an `Err` leaves its body (see `trace`);
+    // the others are kept token for token.
+    let function = if task.output.fallible {
+        let mut func = task.func.clone();
+        let name = signature::name(&func.sig.ident);
+        trace::trace(&mut func, &name);
+        quote!(#func)
+    } else {
+        item
+    };
     Ok(quote! {
-        #item
+        #function
         #module
     })
 }
+
+/// What a task without `elf = ".."` and without an `ELF` const in scope is told.
+const NO_ELF: &str = "`#[task]` cannot tell which elf serves this task: add \
+    `pub const ELF: &str = \"<elf name>\";` to the module that holds it, or name the elf \
+    in the attribute: `#[task(elf = \"<elf name>\")]`";
 
 /// The generated module.
 fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Span) -> TokenStream {
@@ -45,7 +62,24 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
     let module_doc = format!("Typed stub and registration of the task [`{ident}()`].");
     let elf = match &args.elf {
         Some(lit) => quote!(#lit),
-        None => quote_spanned!(call_site=> super::ELF),
+        // The enclosing module's `ELF`, found through `use super::*` in an
+        // inner block, shadows the stand-in of the outer block; the stand-in
+        // (left when there is no `ELF`) fails with a message saying what to add.
+        None => quote_spanned! {call_site=> {
+            const NAME: &::core::primitive::str = {
+                #[allow(unused_imports)]
+                use #p::no_elf::*;
+                {
+                    #[allow(unused_imports)]
+                    use super::*;
+                    ELF
+                }
+            };
+            if #p::no_elf::is_missing(NAME) {
+                ::core::panic!(#NO_ELF)
+            }
+            NAME
+        }},
     };
     let source_text = LitStr::new(&source.text, call_site);
     let line = match source.line {
@@ -87,12 +121,19 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
     let value = syn::Ident::new("value", output_span);
     let encode_value = quote_spanned!(output_span=> ::mycelium::__private::encode_output(#value));
     let await_ = is_async.then(|| quote!(.await));
-    let run = quote!(super::#ident(#(#names),*) #await_);
+    // The context an elf gives a task that takes one comes from the runtime
+    // (a task-local), not from the job's arguments.
+    let (context, context_arg) = match &task.context {
+        Some(_) => (quote!(let context = #p::context();), quote!(&context,)),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let run = quote!(super::#ident(#context_arg #(#names),*) #await_);
     let encode = if fallible {
         quote! {
+            #p::clear_error_site();
             match #run {
                 ::core::result::Result::Ok(#value) => #encode_value,
-                ::core::result::Result::Err(error) => ::core::result::Result::Err(#p::task_error(error)),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(#p::task_failed(error, &INFO)),
             }
         }
     } else {
@@ -111,6 +152,7 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
                     ::std::boxed::Box::pin(#inner(args))
                 }
                 async fn #inner(args: #p::Value) -> #result {
+                    #context
                     #decode
                     #encode
                 }
@@ -121,12 +163,14 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
             quote!(#p::Body::Sync(invoke)),
             quote! {
                 fn invoke(args: #p::Value) -> #result {
+                    #context
                     #decode
                     #encode
                 }
             },
         )
     };
+    let (role, agent_items) = args.agent.expand(task, &p);
     let stub_args = if names.is_empty() {
         quote!(::std::vec::Vec::new())
     } else {
@@ -144,6 +188,8 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
             pub static INFO: #p::TaskInfo = #p::TaskInfo {
                 elf: #elf,
                 name: #name,
+                // Inside this module of the function's name: the function's path.
+                path: ::core::module_path!(),
                 source: #source_text,
                 file: ::core::file!(),
                 line: #line,
@@ -163,7 +209,9 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
             };
 
             /// What an elf serves.
-            pub static TASK: #p::Task = #p::Task { info: &INFO, body: #body };
+            pub static TASK: #p::Task = #p::Task { info: &INFO, body: #body, role: #role };
+
+            #agent_items
 
             #invoke
 
@@ -177,7 +225,7 @@ fn module(args: &TaskArgs, task: &TaskFn, source: &source::Source, call_site: Sp
 }
 
 /// The doc comment: one line per `///` line, a leading space removed.
-fn doc_text(attrs: &[Attribute]) -> String {
+pub(crate) fn doc_text(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
         if let Meta::NameValue(nv) = &attr.meta
@@ -258,7 +306,8 @@ mod tests {
         );
         for part in [
             "mod weigh",
-            "elf : super :: ELF",
+            "use super :: * ; ELF",
+            "if :: mycelium :: __private :: no_elf :: is_missing (NAME)",
             "params : & [(\"a\" , \"self::Animal\") , (\"factor\" , \"f64\")]",
             "output : \"f64\"",
             "is_async : true",
@@ -266,6 +315,9 @@ mod tests {
             "Body :: Async (invoke)",
             "(super :: Animal , f64 ,)",
             "match super :: weigh (a , factor) . await",
+            "task_failed (error , & INFO)",
+            // The function itself records where an `Err` leaves it.
+            "async fn weigh (a : self :: Animal , factor : f64) -> Result < f64 , MyError > { :: mycelium :: __private :: traced (Ok (factor) ,",
         ] {
             assert!(out.contains(part), "{part} not in {out}");
         }

@@ -1,4 +1,5 @@
-//! The `#[task]` attribute of mycelium (use it as `mycelium::task`).
+//! The `#[task]` and `#[flow]` attributes of mycelium (use them as
+//! `mycelium::task` and `mycelium::flow`).
 //!
 //! A task is a free function that an elf runs and a driver calls. The
 //! attribute keeps the function exactly as written, so it stays an ordinary
@@ -45,13 +46,26 @@
 //!
 //! | key              | type    | default | meaning                                  |
 //! |------------------|---------|---------|------------------------------------------|
-//! | `elf`            | string  | `ELF`   | the elf serving the task; without it, the `ELF: &str` const of the enclosing module |
+//! | `elf`            | string  | `ELF`   | the elf serving the task; without it, the `ELF: &str` const of the enclosing module (a compile error says so when there is none) |
 //! | `retries`        | integer | 1       | attempts in all                          |
 //! | `backoff_ms`     | integer | 0       | delay before the first retry             |
 //! | `backoff_factor` | number  | 1.0     | delay multiplier per retry (1 = fixed)   |
 //! | `max_delay_ms`   | integer | 60000   | longest delay                            |
 //! | `jitter`         | bool    | false   | spread each delay over [delay/2, delay]  |
 //! | `timeout_ms`     | integer | none    | time limit of one attempt                |
+//!
+//! # Where an error arose
+//!
+//! A backtrace taken once a function has returned `Err` holds no frame of
+//! the function. So the body of a task that returns `Result` is rewritten,
+//! keeping every expression's type and meaning, to record where an `Err`
+//! leaves it: at each `?`, `return`, tail expression (through `if`, `match`
+//! and blocks) and `bail!(..)`, the location (`file!()`, `line!()`,
+//! `column!()` of that token) is noted on the thread when the value is an
+//! `Err`. The elf shows it as the innermost frame of the task, and `mycelium
+//! failure` marks that line. Closures, `async` blocks and nested items are
+//! left as written (their `?` leaves something else), and so are the
+//! insides of other macros.
 //!
 //! # Restrictions
 //!
@@ -64,10 +78,13 @@
 //! the enclosing module through `use super::*`, so the function must be an
 //! item of a module (not of a function body).
 
+mod agent;
 mod args;
 mod expand;
+mod flow;
 mod signature;
 mod source;
+mod trace;
 mod types;
 
 use proc_macro::TokenStream;
@@ -80,6 +97,23 @@ pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     match expand::expand(attr.into(), item.clone()) {
         Ok(tokens) => tokens.into(),
         // Keep the item so that its other uses do not add errors.
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote::quote!(#error #item).into()
+        }
+    }
+}
+
+/// Declares a durable flow: an `async fn(cx: &mut Flow, args..)` whose
+/// commands are recorded as its history. Keeps the function and generates
+/// the module of the same name with its `INFO`, `FLOW` (what an elf serves
+/// with `Elf::flow`) and typed `call` stub, taking the same options as
+/// `#[task]`.
+#[proc_macro_attribute]
+pub fn flow(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match flow::expand(attr.into(), item.clone()) {
+        Ok(tokens) => tokens.into(),
         Err(error) => {
             let error = error.into_compile_error();
             quote::quote!(#error #item).into()

@@ -27,7 +27,9 @@ pub(crate) struct Output {
 pub(crate) struct TaskFn {
     /// The function as parsed.
     pub(crate) func: ItemFn,
-    /// Its parameters.
+    /// Its context parameter (`cx: &Context`, first), when it takes one.
+    pub(crate) context: Option<Ident>,
+    /// Its parameters (the context excepted): the task's arguments.
     pub(crate) params: Vec<Param>,
     /// Its value.
     pub(crate) output: Output,
@@ -63,7 +65,8 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<TaskFn> {
         return Err(syn::Error::new_spanned(variadic, "a task cannot be variadic"));
     }
     let mut params = Vec::new();
-    for input in &sig.inputs {
+    let mut context = None;
+    for (i, input) in sig.inputs.iter().enumerate() {
         let typed = match input {
             FnArg::Receiver(receiver) => {
                 return Err(syn::Error::new(
@@ -82,6 +85,16 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<TaskFn> {
                 ));
             }
         };
+        if is_context(&typed.ty) {
+            if i != 0 {
+                return Err(syn::Error::new_spanned(
+                    &typed.ty,
+                    "a task's context must be its first parameter: `cx: &Context`",
+                ));
+            }
+            context = Some(ident);
+            continue;
+        }
         let mut check = Check { error: None, output: false };
         check.visit_type(&typed.ty);
         if let Some(error) = check.error {
@@ -90,7 +103,21 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<TaskFn> {
         params.push(Param { ident, ty: (*typed.ty).clone() });
     }
     let output = output(&sig.output)?;
-    Ok(TaskFn { func, params, output })
+    Ok(TaskFn { func, context, params, output })
+}
+
+/// Whether `ty` is `&Context` (any path ending in `Context`, shared): the
+/// context an elf gives the task, not an argument.
+fn is_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Path(p) if p.qself.is_none() => {
+                p.path.segments.last().is_some_and(|s| s.ident == "Context" && s.arguments.is_none())
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The function's name, without `r#`.
@@ -172,7 +199,7 @@ impl<'ast> Visit<'ast> for Check {
             self.fail(
                 r.and_token,
                 "a task's parameters must be owned types (its arguments are decoded from JSON): \
-                 use `String` for `&str`, `Vec<T>` for `&[T]`",
+                 use `String` for `&str`, `Vec<T>` for `&[T]` (only its first may be `cx: &Context`)",
             );
         }
         syn::visit::visit_type_reference(self, r);
@@ -232,6 +259,28 @@ mod tests {
             fn f() -> &'static str {}
         ))?;
         assert_eq!(type_text(&task.output.ty), "&'static str");
+        Ok(())
+    }
+
+    #[test]
+    fn a_context_comes_first_and_is_no_argument() -> syn::Result<()> {
+        let task = parse(quote!(
+            async fn f(cx: &mycelium::agent::Context, n: u32) {}
+        ))?;
+        assert_eq!(task.context.map(|c| c.to_string()).as_deref(), Some("cx"));
+        assert_eq!(task.params.len(), 1);
+        assert!(
+            error(quote!(
+                fn f(n: u32, cx: &Context) {}
+            ))
+            .contains("first parameter")
+        );
+        assert!(
+            error(quote!(
+                fn f(cx: &mut Context) {}
+            ))
+            .contains("owned types")
+        );
         Ok(())
     }
 

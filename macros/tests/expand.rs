@@ -53,6 +53,50 @@ fn check(n: u32) -> Result<u32, Fatal> {
     if n == 0 { Err(Fatal::msg("zero")) } else { Ok(n) }
 }
 
+const SITES: u32 = line!();
+#[mycelium_macros::task(elf = "sites")]
+fn parse_number(text: String) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let n: u64 = text.trim().parse()?;
+    if n == 0 {
+        return Err("zero".into());
+    }
+    if n > 100 { Err(format!("{n} is too big").into()) } else { Ok(n) }
+}
+
+const ANYHOW_SITES: u32 = line!();
+#[mycelium_macros::task(elf = "sites")]
+fn sum_lines(text: String) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    if text.is_empty() {
+        anyhow::bail!("no lines");
+    }
+    let parse = |l: &str| -> Option<u64> { l.trim().parse::<u64>().ok()?.checked_mul(2).map(|n| n / 2) };
+    let mut sum = 0;
+    for line in text.lines() {
+        sum += parse(line).with_context(|| format!("`{line}` is not a number"))?;
+    }
+    Ok(sum)
+}
+
+const ASYNC_SITES: u32 = line!();
+#[mycelium_macros::task(elf = "sites")]
+async fn halve(n: u64) -> Result<u64, std::io::Error> {
+    tokio::task::yield_now().await;
+    let half = n.is_multiple_of(2).then_some(n / 2).ok_or_else(|| std::io::Error::other("odd"))?;
+    Ok(half)
+}
+
+/// The line and column of the site a failed task recorded.
+fn site_of(result: Result<Value, TaskError>) -> (u32, u32, &'static str) {
+    match result {
+        Err(TaskError::Failed { site: Some(site), .. }) => {
+            assert!(site.file.ends_with("expand.rs"), "{site:?}");
+            (site.line, site.column, site.function)
+        }
+        other => panic!("expected a failure with its site, got {other:?}"),
+    }
+}
+
 fn run_sync(body: Body, args: Value) -> Result<Value, TaskError> {
     match body {
         Body::Sync(f) => f(args),
@@ -156,4 +200,37 @@ fn stubs_take_values_and_outputs() {
     let _: mycelium::Call<f64> = weigh::call(animal, Output::of_job(JobId(4)));
     let _: mycelium::Call<()> = ping::call();
     let _: mycelium::Call<u32> = check::call(1u32);
+}
+
+#[test]
+fn an_error_records_the_line_where_it_left_the_task() {
+    let body = parse_number::TASK.body;
+    let (line, column, function) = site_of(run_sync(body, json!(["x"])));
+    assert_eq!((line, column), (SITES + 3, 37), "the `?`");
+    assert_eq!(function, "expand::parse_number");
+    assert_eq!(site_of(run_sync(body, json!(["0"]))).0, SITES + 5, "the `return`");
+    assert_eq!(site_of(run_sync(body, json!(["101"]))).0, SITES + 7, "the tail");
+    assert_eq!(run_sync(body, json!(["7"])).ok(), Some(json!(7)));
+
+    let body = sum_lines::TASK.body;
+    assert_eq!(site_of(run_sync(body, json!([""]))).0, ANYHOW_SITES + 5, "`bail!`");
+    // The `?` in the closure leaves the closure, not the task: the `?` after
+    // `with_context` is where the task gave up.
+    assert_eq!(site_of(run_sync(body, json!(["1\nx"]))).0, ANYHOW_SITES + 10);
+    assert_eq!(run_sync(body, json!(["1\n2"])).ok(), Some(json!(3)));
+}
+
+#[tokio::test]
+async fn an_async_task_records_its_site_in_the_poll_that_fails() {
+    let Body::Async(body) = halve::TASK.body else { panic!("expected an async body") };
+    assert_eq!(site_of(body(json!([3])).await).0, ASYNC_SITES + 4);
+    assert_eq!(body(json!([4])).await.ok(), Some(json!(2)));
+}
+
+#[test]
+fn a_direct_call_is_an_ordinary_function() {
+    // No elf involved: the function means what it says, sites or not.
+    assert_eq!(parse_number("12".into()).ok(), Some(12));
+    assert!(parse_number("0".into()).is_err());
+    assert_eq!(sum_lines("1\n2".into()).ok(), Some(3));
 }

@@ -3,12 +3,16 @@
 use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 
+use crate::bench::fresh::FreshStore;
 use crate::bench::workload::{self, Workload};
 
 /// Arguments of `mycelium bench`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Which workload: w1, w2, w3, w4 (WORKLOADS.md), or store (the storage layer alone).
+    /// Which workload: w1, w2, w3, w4 (docs/workloads.md), f1, f2, f3
+    /// (flows), store (the storage layer alone), or the agents': queue
+    /// (messages/s), signal (emit to two receivers done), tick (schedule
+    /// tick to job start).
     #[arg(long, default_value = "w1")]
     pub workload: String,
     /// Elf instances.
@@ -20,6 +24,9 @@ pub struct Args {
     /// Size (default: the workload's).
     #[arg(long)]
     pub n: Option<u64>,
+    /// W4: jobs per chunk the driver streams into the open run.
+    #[arg(long, default_value_t = workload::DEFAULT_CHUNK)]
+    pub chunk: u64,
     /// Runs (each on a fresh store); the summary gives the median.
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
@@ -28,32 +35,57 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs a benchmark.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs a benchmark on fresh stores of the kind `store` names: a temp file
+/// per run for `sqlite:` (the path is not used), a database of its own per
+/// run for an ArangoDB server (named after the URL's, dropped afterwards).
+pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
     if args.workload == "store" {
+        if !store.starts_with("sqlite:") {
+            bail!(
+                "the `store` workload measures the embedded SQLite store only (compare with raw SQLite); run w1, w2 \
+                 or w3 against `{}`",
+                crate::storage::redact(store)
+            );
+        }
         return store_bench(&args);
     }
+    if let Some(kind) = crate::bench::agents::Kind::parse(&args.workload) {
+        return agents_bench(&args, kind);
+    }
     let Some(kind) = Workload::parse(&args.workload) else {
-        bail!("unknown workload `{}`: expected w1, w2, w3, w4 or store", args.workload);
+        bail!(
+            "unknown workload `{}`: expected w1, w2, w3, w4, f1, f2, f3, store, queue, signal or tick",
+            args.workload
+        );
     };
     let exe = std::env::current_exe().context("find the mycelium executable")?;
     let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
-    let options =
-        workload::Options { workload: kind, n: args.n, elves: args.elves.max(1), slots: args.slots.max(1), bin_dir };
+    let options = workload::Options {
+        workload: kind,
+        n: args.n,
+        elves: args.elves.max(1),
+        slots: args.slots.max(1),
+        bin_dir,
+        chunk: args.chunk.max(1),
+    };
     let mut seconds = Vec::new();
     for i in 0..args.runs.max(1) {
-        let dir = tempfile_dir()?;
-        let report = workload::run(dir.path(), &options)?;
+        let fresh = FreshStore::new(store, i + 1)?;
+        let report = workload::run(&fresh, &options)?;
         println!("{}", serde_json::to_string(&report)?);
         if !args.json {
             eprintln!(
-                "run {}: {} n={} {:.3}s {:.0} tasks/s{} ok={}",
+                "run {} on {}: {} n={} {:.3}s (submit {:.3}s) {:.0} tasks/s{}{}{} ok={}",
                 i + 1,
+                report.url,
                 report.workload,
                 report.n,
                 report.seconds,
+                report.submit_seconds,
                 report.tasks_per_s,
                 report.ms_per_hop.map(|m| format!(" {m:.3} ms/hop")).unwrap_or_default(),
+                report.replay_ms.map(|m| format!(" replay {m:.2} ms")).unwrap_or_default(),
+                report.bytes_per_job.map(|b| format!(" {b:.0} B/job on disk")).unwrap_or_default(),
                 report.ok
             );
         }
@@ -71,6 +103,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seconds[0],
             seconds[seconds.len() - 1],
             seconds.len()
+        );
+    }
+    Ok(())
+}
+
+/// The agents' workloads: one JSON object per run, then the median.
+fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("find the mycelium executable")?;
+    let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
+    let options =
+        crate::bench::agents::Options { kind, n: args.n, elves: args.elves.max(1), slots: args.slots.max(1), bin_dir };
+    let mut figures = Vec::new();
+    for i in 0..args.runs.max(1) {
+        let dir = tempfile_dir()?;
+        let report = crate::bench::agents::run(dir.path(), &options)?;
+        println!("{}", serde_json::to_string(&report)?);
+        if !report.ok {
+            bail!("run {}: a message, delivery or tick was lost or done twice", i + 1);
+        }
+        let (figure, unit) = match (report.messages_per_s, report.p50_ms) {
+            (Some(m), _) => (m, "messages/s"),
+            (None, Some(p)) => (p, "ms p50"),
+            _ => (0.0, ""),
+        };
+        if !args.json {
+            eprintln!("run {}: {} n={} {figure:.2} {unit} ({:.3}s)", i + 1, report.workload, report.n, report.seconds);
+        }
+        figures.push((figure, unit));
+    }
+    if !args.json {
+        figures.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let unit = figures[0].1;
+        eprintln!(
+            "median {:.2} {unit} (min {:.2}, max {:.2}) over {} run(s)",
+            figures[figures.len() / 2].0,
+            figures[0].0,
+            figures[figures.len() - 1].0,
+            figures.len()
         );
     }
     Ok(())

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use crate::coordinator::{Options, serve};
@@ -10,7 +11,7 @@ use crate::coordinator::{Options, serve};
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// How often to reap expired leases and renew leadership, in milliseconds.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 250)]
     pub tick_ms: u64,
     /// Also listen for remote elves' doorbells on this TCP address (e.g. 0.0.0.0:7474).
     #[arg(long)]
@@ -18,13 +19,33 @@ pub struct Args {
     /// The token remote doorbell peers must present (env MYCELIUM_DOORBELL_TOKEN).
     #[arg(long, env = "MYCELIUM_DOORBELL_TOKEN", default_value = "", hide_env_values = true)]
     pub doorbell_token: String,
+    /// Delete finished runs this long after they end (`7d`, `12h`), with
+    /// their jobs, results and events, checking every 10 minutes; kept
+    /// forever when left out.
+    #[arg(long, value_name = "AGE")]
+    pub retain: Option<String>,
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
 pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let options =
-        Options { store: store.to_owned(), tick: Duration::from_millis(args.tick_ms.max(10)), ..Options::default() };
-    runtime.block_on(serve(&options, crate::elf::stop_signal()))?;
+    let retain = match &args.retain {
+        Some(age) => {
+            let ms = super::render::parse_duration(age).context("--retain")?;
+            Some(Duration::from_millis(u64::try_from(ms).context("--retain: a negative age")?))
+        }
+        None => None,
+    };
+    let options = Options {
+        retain,
+        tick: Duration::from_millis(args.tick_ms.max(10)),
+        doorbell_tcp: args.doorbell_tcp,
+        doorbell_token: args.doorbell_token,
+        ..Options::default()
+    };
+    let store = crate::storage::Store::open(store)?;
+    // The signal handlers are installed before the coordinator says it is
+    // ready (a SIGTERM right after "ready" must stop it cleanly).
+    runtime.block_on(async { serve(store, &options, crate::elf::stop_signal()).await })?;
     Ok(())
 }

@@ -1,105 +1,44 @@
-//! A small unified line diff (longest common subsequence), enough for task
-//! sources, which are a function each.
+//! Unified line diffs of task sources (by `similar`), with hunk headers in
+//! the files' own line numbers.
 
 use std::io::Write;
 
-/// One step of an edit script.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    /// The line is in both (index in a, index in b).
-    Same(usize, usize),
-    /// Only in a.
-    Removed(usize),
-    /// Only in b.
-    Added(usize),
-}
-
-/// The edit script turning `a` into `b`.
-fn script(a: &[&str], b: &[&str]) -> Vec<Op> {
-    let (n, m) = (a.len(), b.len());
-    // lcs[i][j]: length of the LCS of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut ops = Vec::with_capacity(n + m);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            ops.push(Op::Same(i, j));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(Op::Removed(i));
-            i += 1;
-        } else {
-            ops.push(Op::Added(j));
-            j += 1;
-        }
-    }
-    ops
-}
+use similar::{ChangeTag, TextDiff};
 
 /// Writes the unified diff of `a` and `b` (whose first lines are lines
 /// `a_first` and `b_first` of their files) with `context` lines around each
-/// change. Writes nothing but the headers when they are equal.
+/// change. Writes nothing but the headers when they are equal; returns
+/// whether they differ.
 pub fn unified(
     out: &mut dyn Write,
     (a_name, a, a_first): (&str, &str, u32),
     (b_name, b, b_first): (&str, &str, u32),
     context: usize,
 ) -> std::io::Result<bool> {
-    let a: Vec<_> = a.lines().collect();
-    let b: Vec<_> = b.lines().collect();
-    let ops = script(&a, &b);
+    let diff = TextDiff::from_lines(a, b);
     writeln!(out, "--- {a_name}")?;
     writeln!(out, "+++ {b_name}")?;
-    let changed: Vec<usize> =
-        ops.iter().enumerate().filter(|(_, op)| !matches!(op, Op::Same(..))).map(|(k, _)| k).collect();
-    if changed.is_empty() {
-        return Ok(false);
-    }
-    // Group changes whose contexts touch into hunks of op indices.
-    let mut hunks: Vec<(usize, usize)> = Vec::new();
-    for &k in &changed {
-        let start = k.saturating_sub(context);
-        let end = (k + context + 1).min(ops.len());
-        match hunks.last_mut() {
-            Some(h) if start <= h.1 => h.1 = end,
-            _ => hunks.push((start, end)),
-        }
-    }
-    for (start, end) in hunks {
-        let slice = &ops[start..end];
-        // Where the hunk starts in a and in b: the first index either side has
-        // at or after `start`.
-        let (mut ai, mut bi) = (0usize, 0usize);
-        for op in &ops[..start] {
-            match op {
-                Op::Same(..) => {
-                    ai += 1;
-                    bi += 1;
-                }
-                Op::Removed(_) => ai += 1,
-                Op::Added(_) => bi += 1,
-            }
-        }
-        let a_len = slice.iter().filter(|op| !matches!(op, Op::Added(_))).count();
-        let b_len = slice.iter().filter(|op| !matches!(op, Op::Removed(_))).count();
-        let a_at = (a_first as usize + ai).saturating_sub(usize::from(a_len == 0));
-        let b_at = (b_first as usize + bi).saturating_sub(usize::from(b_len == 0));
-        writeln!(out, "@@ -{a_at},{a_len} +{b_at},{b_len} @@")?;
-        for op in slice {
-            match *op {
-                Op::Same(i, _) => writeln!(out, " {}", a[i])?,
-                Op::Removed(i) => writeln!(out, "-{}", a[i])?,
-                Op::Added(j) => writeln!(out, "+{}", b[j])?,
+    let groups = diff.grouped_ops(context);
+    for group in &groups {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
+        let (old, new) = (first.old_range().start..last.old_range().end, first.new_range().start..last.new_range().end);
+        // An empty side is numbered by the line before it, as diff(1) does.
+        let at = |first_line: u32, r: &std::ops::Range<usize>| {
+            (first_line as usize + r.start).saturating_sub(usize::from(r.is_empty()))
+        };
+        writeln!(out, "@@ -{},{} +{},{} @@", at(a_first, &old), old.len(), at(b_first, &new), new.len())?;
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let sign = match change.tag() {
+                    ChangeTag::Equal => ' ',
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                };
+                writeln!(out, "{sign}{}", change.value().trim_end_matches(['\n', '\r']))?;
             }
         }
     }
-    Ok(true)
+    Ok(!groups.is_empty())
 }
 
 #[cfg(test)]

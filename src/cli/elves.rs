@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Lists elf instances, most recently started first.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let state: Option<ElfState> = args.state.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
     let mut elves = store.elves().context("read the elf instances")?;
     elves.retain(|e| state.is_none_or(|s| e.state == s));
@@ -30,11 +30,13 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
         return Ok(());
     }
     let now = now_ms();
-    let mut table = Table::new(&["elf", "instance", "host", "pid", "state", "slots", "heartbeat", "tasks"]);
+    let mut table =
+        Table::new(&["elf", "instance", "launched as", "host", "pid", "state", "slots", "heartbeat", "tasks"]);
     for e in &elves {
         table.row(vec![
             e.elf.clone(),
             e.instance.0.chars().take(8).collect(),
+            e.label.clone().unwrap_or_else(|| "-".to_owned()),
             e.host.clone(),
             e.pid.to_string(),
             e.state.as_str().to_owned(),

@@ -9,7 +9,7 @@ pub const OK: u8 = 0;
 /// An error: the store is unreachable, the input is bad, anything else.
 pub const ERROR: u8 = 1;
 /// A usage error: unknown subcommand or flag, missing argument (clap's
-/// default), or an operation this build does not offer yet.
+/// default).
 pub const USAGE: u8 = 2;
 /// Something named does not exist: a run, job, failure, task or version.
 pub const NOT_FOUND: u8 = 3;
@@ -21,7 +21,7 @@ pub const HELP: &str = "\
 Exit codes:
   0  ok
   1  error (store unreachable, bad input)
-  2  usage error (unknown command or flag, missing argument, not available yet)
+  2  usage error (unknown command or flag, missing argument)
   3  not found (unknown run, job, failure, task or version)
   4  a waited-on run (run --follow) ended failed or cancelled";
 
@@ -74,7 +74,27 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
 }
 
 /// Whether `err` is only a closed pipe on stdout (`mycelium runs | head`),
-/// which is no failure of the command.
+/// which is no failure of the command. JSON output meets it inside a
+/// `serde_json` error, tables as a plain I/O error.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+    use std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_pipe_is_recognised_however_it_is_wrapped() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(is_broken_pipe(&anyhow::Error::from(pipe())));
+        assert!(is_broken_pipe(&anyhow::Error::from(serde_json::Error::io(pipe())).context("print runs")));
+        assert!(!is_broken_pipe(&anyhow::Error::from(std::io::Error::other("disk full"))));
+        let syntax = serde_json::from_str::<u32>("x").map_err(anyhow::Error::from);
+        assert!(syntax.is_err_and(|e| !is_broken_pipe(&e)));
+    }
 }

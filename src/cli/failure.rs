@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::lookup;
 use super::render::{Table, age, age_opt, duration, first_line, short_sha, write_json, write_source};
-use crate::model::{Failure, Frame, Job, TaskVersion, now_ms};
+use crate::model::{Failure, FailureKind, Frame, Job, JobId, TaskVersion, now_ms};
 use crate::storage::{FailureQuery, Store};
 
 /// Arguments of `mycelium failure`.
@@ -26,13 +26,13 @@ pub struct Args {
 
 /// Whether `frame_file` (often absolute) is the recorded `task_file` (often
 /// relative to the workspace or crate), comparing whole path components.
-fn same_file(frame_file: &str, task_file: &str) -> bool {
+pub fn same_file(frame_file: &str, task_file: &str) -> bool {
     !task_file.is_empty() && (Path::new(frame_file).ends_with(task_file) || Path::new(task_file).ends_with(frame_file))
 }
 
 /// The file line to mark in `version`: that of the first frame of interest in
 /// the task's file whose line falls within the recorded source.
-fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
+pub fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
     let last = version.file_line(u32::try_from(version.source.lines().count()).unwrap_or(u32::MAX));
     frames.iter().filter(|f| f.of_interest).find_map(|f| {
         let (file, line) = (f.file.as_deref()?, f.line?);
@@ -40,17 +40,60 @@ fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
     })
 }
 
-/// What the story is made of, read from the store.
-struct Story {
-    failure: Failure,
-    job: Option<Job>,
-    version: Option<TaskVersion>,
-    latest: Option<TaskVersion>,
-    attempts: Vec<Failure>,
-    lineage: Vec<(String, Option<Job>)>,
+/// What the story of a failure is made of, read from the store (shared by
+/// `mycelium failure` and the HTTP API).
+#[derive(Debug)]
+pub struct Story {
+    /// The failure.
+    pub failure: Failure,
+    /// Its job, as it is now.
+    pub job: Option<Job>,
+    /// The task version that ran, when recorded.
+    pub version: Option<TaskVersion>,
+    /// The task's latest recorded version.
+    pub latest: Option<TaskVersion>,
+    /// Every failed attempt of the job, most recent first.
+    pub attempts: Vec<Failure>,
+    /// The producers of the job's inputs: the argument path and the job.
+    pub lineage: Vec<(String, Option<Job>)>,
+    /// For an upstream failure: the failure upstream that caused it.
+    pub cause: Option<Failure>,
 }
 
-fn read(store: &dyn Store, text: &str) -> anyhow::Result<Story> {
+impl Story {
+    /// The file line to mark in the version that ran.
+    pub fn marked(&self) -> Option<u32> {
+        self.version.as_ref().and_then(|v| failing_line(&self.failure.report.frames, v))
+    }
+
+    /// The latest version, when it differs from the one that ran. Only a
+    /// version that ran can be older than the latest one; an upstream
+    /// failure ran none (whatever the job ran later, after a retry).
+    pub fn newer(&self) -> Option<&TaskVersion> {
+        let f = &self.failure;
+        let ran = f.report.kind != FailureKind::UpstreamFailed
+            && (f.report.ran_sha.is_some() || self.job.as_ref().is_some_and(|j| j.ran_sha.is_some()));
+        self.latest.as_ref().filter(|l| ran && self.version.as_ref().is_none_or(|v| v.sha != l.sha))
+    }
+}
+
+/// The command that replays the failed job locally (none for an upstream
+/// failure: it never ran the task, there is nothing to replay).
+pub fn reproduce(store: &Store, f: &Failure) -> Option<String> {
+    if f.report.kind == FailureKind::UpstreamFailed {
+        return None;
+    }
+    let program = f
+        .instance
+        .as_ref()
+        .and_then(|i| store.elves().ok()?.into_iter().find(|e| &e.instance == i))
+        .and_then(|e| e.build.program)
+        .unwrap_or_else(|| format!("<the {} elf's binary>", f.elf));
+    Some(format!("{program} --store {} replay {}", store.url(), f.job))
+}
+
+/// Reads the story of the failure `text` names (`7` or `f7`).
+pub fn read(store: &Store, text: &str) -> anyhow::Result<Story> {
     let failure = lookup::failure(store, text)?;
     let job = store.job(failure.job).with_context(|| format!("read job {}", failure.job))?;
     let sha = failure.report.ran_sha.clone().or_else(|| job.as_ref().and_then(|j| j.ran_sha.clone()));
@@ -69,22 +112,53 @@ fn read(store: &dyn Store, text: &str) -> anyhow::Result<Story> {
             lineage.push((dep.path, producer));
         }
     }
-    Ok(Story { failure, job, version, latest, attempts, lineage })
+    let cause = match failure.report.kind {
+        FailureKind::UpstreamFailed => upstream_cause(store, &failure)?,
+        _ => None,
+    };
+    Ok(Story { failure, job, version, latest, attempts, lineage, cause })
+}
+
+/// The failure that kept an upstream-failed job from running: the last
+/// failure of one of its producers at or before it, followed up the graph
+/// while that one is an upstream failure too.
+fn upstream_cause(store: &Store, failure: &Failure) -> anyhow::Result<Option<Failure>> {
+    let deps = store.deps(failure.run).context("read the run's edges")?;
+    let (mut job, mut at) = (failure.job, failure.at);
+    let mut cause: Option<Failure> = None;
+    // Each step goes one edge up a graph without cycles; the bound only
+    // guards against a corrupt one.
+    for _ in 0..deps.len() + 1 {
+        let producers: Vec<JobId> = deps.iter().filter(|d| d.consumer == job).map(|d| d.producer).collect();
+        let mut found: Option<Failure> = None;
+        for producer in producers {
+            let failures = store
+                .failures(&FailureQuery { job: Some(producer), ..FailureQuery::default() })
+                .with_context(|| format!("read the failures of job {producer}"))?;
+            for f in failures {
+                if f.at <= at && !f.will_retry && found.as_ref().is_none_or(|b| f.at > b.at) {
+                    found = Some(f);
+                }
+            }
+        }
+        let Some(f) = found else { break };
+        let upstream = f.report.kind == FailureKind::UpstreamFailed;
+        (job, at) = (f.job, f.at);
+        cause = Some(f);
+        if !upstream {
+            break;
+        }
+    }
+    Ok(cause)
 }
 
 /// Tells the story of a failure.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let s = read(store, &args.failure)?;
     let f = &s.failure;
-    let marked = s.version.as_ref().and_then(|v| failing_line(&f.report.frames, v));
-    let newer = s.latest.as_ref().filter(|l| s.version.as_ref().is_none_or(|v| v.sha != l.sha));
-    let program = f
-        .instance
-        .as_ref()
-        .and_then(|i| store.elves().ok()?.into_iter().find(|e| &e.instance == i))
-        .and_then(|e| e.build.program)
-        .unwrap_or_else(|| format!("<the {} elf's binary>", f.elf));
-    let reproduce = format!("{program} --store {} replay {}", store.url(), f.job);
+    let marked = s.marked();
+    let newer = s.newer();
+    let reproduce = reproduce(store, f);
     if json {
         let lineage: Vec<_> = s.lineage.iter().map(|(path, job)| json!({ "path": path, "producer": job })).collect();
         return write_json(
@@ -92,7 +166,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
             &json!({
                 "failure": f, "job": s.job, "version": s.version, "failing_line": marked,
                 "newer_version": newer.map(|v| &v.sha), "attempts": s.attempts, "lineage": lineage,
-                "reproduce": reproduce,
+                "reproduce": reproduce, "cause": s.cause,
             }),
         );
     }
@@ -135,6 +209,9 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
         }
         (None, sha) if sha != "-" => writeln!(out, "source: version {sha} is not recorded in the store")?,
         (None, _) => writeln!(out, "source: no task version ran (the attempt never started the task)")?,
+    }
+    if let Some(m) = &r.mismatch {
+        mismatch(store, out, m)?;
     }
     writeln!(out, "\ninputs:")?;
     let inputs = serde_json::to_string_pretty(&r.inputs)?;
@@ -193,7 +270,51 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
             writeln!(out, "      mycelium source {name} --diff {} {}", v.sha.short(), latest.sha.short())?;
         }
     }
-    writeln!(out, "\nreproduce: {reproduce}")?;
+    match (&reproduce, &s.cause) {
+        (Some(reproduce), _) => writeln!(out, "\nreproduce: {reproduce}")?,
+        (None, Some(c)) => {
+            let what = format!("{}/{}", c.elf, c.task);
+            writeln!(
+                out,
+                "\ncause: upstream job {} ({what}) failed: failure {} ({}): {}",
+                c.job,
+                c.id,
+                c.report.kind,
+                first_line(&c.report.message, 80)
+            )?;
+            writeln!(out, "  see it with: mycelium failure {}", c.id)?;
+        }
+        (None, None) => writeln!(out, "\ncause: no failed upstream job was found (see the lineage above)")?,
+    }
+    Ok(())
+}
+
+/// The two sides of a failed determinism check: the command the history
+/// recorded, in the source of the version that recorded it, with its line
+/// marked; and the command issued instead.
+fn mismatch(store: &Store, out: &mut dyn Write, m: &crate::model::Mismatch) -> anyhow::Result<()> {
+    writeln!(out, "\ndeterminism check failed at command {}:", m.step)?;
+    writeln!(out, "  recorded  {}", m.recorded)?;
+    match &m.issued {
+        Some(c) => writeln!(out, "  issued    {c}")?,
+        None => writeln!(out, "  issued    nothing: the flow ended before this command")?,
+    }
+    let Some(sha) = &m.recorded.sha else { return Ok(()) };
+    let Some(v) = store.task_version(sha).with_context(|| format!("read task version {sha}"))? else {
+        return writeln!(out, "(version {} of the history is not recorded in the store)", sha.short())
+            .map_err(Into::into);
+    };
+    let marked = m.recorded.file_line().filter(|(file, _)| same_file(file, &v.file)).map(|(_, line)| line);
+    writeln!(
+        out,
+        "\nsource of {}/{} @ {} that recorded the history ({}:{}):",
+        v.elf,
+        v.name,
+        v.sha.short(),
+        v.file,
+        v.line
+    )?;
+    write_source(out, &v.source, v.line, marked)?;
     Ok(())
 }
 

@@ -39,21 +39,30 @@ pub struct Args {
 }
 
 /// Equal failures, by signature.
-#[derive(Debug, Serialize)]
-struct Group {
-    signature: String,
-    count: u64,
-    elf: String,
-    task: String,
-    kinds: Vec<FailureKind>,
-    first_seen: Millis,
-    last_seen: Millis,
-    example: FailureId,
-    message: String,
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Group {
+    /// The signature they share.
+    pub signature: String,
+    /// How many.
+    pub count: u64,
+    /// The elf.
+    pub elf: String,
+    /// The task.
+    pub task: String,
+    /// Their kinds.
+    pub kinds: Vec<FailureKind>,
+    /// When the first failed.
+    pub first_seen: Millis,
+    /// When the last failed.
+    pub last_seen: Millis,
+    /// The most recent one.
+    pub example: FailureId,
+    /// Its message.
+    pub message: String,
 }
 
 /// The query the arguments describe.
-fn query(store: &dyn Store, args: &Args) -> anyhow::Result<FailureQuery> {
+fn query(store: &Store, args: &Args) -> anyhow::Result<FailureQuery> {
     let mut q = FailureQuery::default();
     if let Some(run) = &args.run {
         q.run = Some(lookup::run(store, run)?.id);
@@ -82,7 +91,7 @@ fn query(store: &dyn Store, args: &Args) -> anyhow::Result<FailureQuery> {
 }
 
 /// Lists or groups failures.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let q = query(store, &args)?;
     let failures = store.failures(&q).context("read the failures")?;
     let now = now_ms();
@@ -139,7 +148,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
 }
 
 /// Groups `failures` (most recent first) by signature, largest group first.
-fn group(failures: &[Failure]) -> Vec<Group> {
+pub fn group(failures: &[Failure]) -> Vec<Group> {
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
     for f in failures {
         let g = groups.entry(&f.signature).or_insert_with(|| Group {

@@ -40,7 +40,7 @@ fn summary(data: &Value) -> String {
 }
 
 /// Prints the event log.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let mut query = EventQuery { limit: PAGE, ..EventQuery::default() };
     let what = if args.target.trim().starts_with('j') {
         let job = lookup::job(store, &args.target)?;

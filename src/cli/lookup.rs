@@ -32,14 +32,14 @@ pub fn parse_failure(text: &str) -> anyhow::Result<FailureId> {
 }
 
 /// The run `text` names.
-pub fn run(store: &dyn Store, text: &str) -> anyhow::Result<Run> {
+pub fn run(store: &Store, text: &str) -> anyhow::Result<Run> {
     let id = parse_run(text)?;
     let run = store.run(id).with_context(|| format!("read run {id}"))?;
     run.ok_or_else(|| Exit::not_found(format!("run {id} does not exist (list runs with `mycelium runs`)")).into())
 }
 
 /// The job `text` names.
-pub fn job(store: &dyn Store, text: &str) -> anyhow::Result<Job> {
+pub fn job(store: &Store, text: &str) -> anyhow::Result<Job> {
     let id = parse_job(text)?;
     let job = store.job(id).with_context(|| format!("read job {id}"))?;
     job.ok_or_else(|| {
@@ -48,7 +48,7 @@ pub fn job(store: &dyn Store, text: &str) -> anyhow::Result<Job> {
 }
 
 /// The failure `text` names.
-pub fn failure(store: &dyn Store, text: &str) -> anyhow::Result<Failure> {
+pub fn failure(store: &Store, text: &str) -> anyhow::Result<Failure> {
     let id = parse_failure(text)?;
     let failure = store.failure(id).with_context(|| format!("read failure {id}"))?;
     failure.ok_or_else(|| {
@@ -92,7 +92,7 @@ impl TaskRef {
 }
 
 /// Every recorded version of `elf`/`task`, oldest first; not found when none.
-pub fn versions(store: &dyn Store, elf: &str, task: &str) -> anyhow::Result<Vec<TaskVersion>> {
+pub fn versions(store: &Store, elf: &str, task: &str) -> anyhow::Result<Vec<TaskVersion>> {
     let versions = store.task_versions(elf, task).with_context(|| format!("read the versions of {elf}/{task}"))?;
     if versions.is_empty() {
         return Err(Exit::not_found(format!(
@@ -105,7 +105,7 @@ pub fn versions(store: &dyn Store, elf: &str, task: &str) -> anyhow::Result<Vec<
 }
 
 /// The version of `task` whose sha starts with `prefix` (the latest without one).
-pub fn version(store: &dyn Store, task: &TaskRef, prefix: Option<&str>) -> anyhow::Result<TaskVersion> {
+pub fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> anyhow::Result<TaskVersion> {
     let mut all = versions(store, &task.elf, &task.task)?;
     let Some(prefix) = prefix.or(task.sha.as_deref()) else {
         return all.pop().context("no version recorded");

@@ -14,15 +14,35 @@ use crate::storage::{JobQuery, Store};
 /// Arguments of `mycelium cancel`.
 #[derive(Debug, ClapArgs)]
 pub struct CancelArgs {
-    /// The run (`12` or `r12`).
+    /// The run (`12` or `r12`), or one job (`j34`: it, what consumes it and,
+    /// for a flow, what it started that is still open).
     pub run: String,
     /// Why, recorded in the event log.
     #[arg(long, default_value = "cancelled with `mycelium cancel`")]
     pub reason: String,
 }
 
-/// Cancels every job of a run that is not final, and the run.
-pub fn cancel(store: &dyn Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+/// Cancels every job of a run that is not final, and the run; or one job
+/// and what depends on it.
+pub fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+    if args.run.trim().starts_with('j') {
+        let job = lookup::job(store, &args.run)?;
+        let cancelled = store.cancel_job(job.id, &args.reason).with_context(|| format!("cancel job {}", job.id))?;
+        if json {
+            return write_json(out, &json!({ "job": job.id, "cancelled": cancelled }));
+        }
+        if cancelled.is_empty() {
+            writeln!(
+                out,
+                "job {} had already ended ({}) and nothing it started is open: nothing to cancel",
+                job.id, job.state
+            )?;
+        } else {
+            let ids: Vec<String> = cancelled.iter().map(ToString::to_string).collect();
+            writeln!(out, "cancelled {} job(s): {}", ids.len(), ids.join(", "))?;
+        }
+        return Ok(());
+    }
     let run = lookup::run(store, &args.run)?;
     let cancelled = store.cancel_run(run.id, &args.reason).with_context(|| format!("cancel run {}", run.id))?;
     if json {
@@ -47,7 +67,7 @@ pub struct RetryArgs {
 
 /// Re-queues failed jobs (and what could not run because of them) as new
 /// attempts, reopening their run.
-pub fn retry(store: &dyn Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn retry(store: &Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let jobs: Vec<JobId> = if args.target.starts_with('r') {
         let run = lookup::run(store, &args.target)?;
         let states = vec![JobState::Failed, JobState::UpstreamFailed, JobState::Cancelled];

@@ -55,11 +55,24 @@ enum Action {
         #[arg(long)]
         jobs: u32,
     },
+    /// Opens a run, prints `run <id>`, then streams chunks of `chunk`
+    /// `elf`/`task` jobs into it forever (to be killed mid-stream), printing
+    /// `chunk <k> <first job> <last job>` after each commits. Job `i` takes
+    /// `[i]`, except each chunk's first job, which takes the output of the
+    /// chunk before's last job (a reference across chunks).
+    StreamForever {
+        #[arg(long)]
+        chunk: u32,
+        #[arg(long, default_value = "bench")]
+        elf: String,
+        #[arg(long, default_value = "value")]
+        task: String,
+    },
 }
 
 /// Runs the probe against `url`.
 pub fn run(url: &str, probe: Probe) -> anyhow::Result<()> {
-    let store = storage::open(url).with_context(|| format!("open store `{url}`"))?;
+    let store = storage::Store::open(url).with_context(|| format!("open store `{url}`"))?;
     let mut out = std::io::stdout().lock();
     let instance = InstanceId::random();
     let tasks = vec!["t".to_owned()];
@@ -119,7 +132,7 @@ pub fn run(url: &str, probe: Probe) -> anyhow::Result<()> {
                     run: RunSpec::named(format!("probe-{i}")),
                     jobs: vec![JobSpec::new(&elf, "t", json!([i]))],
                 };
-                let (done, _) = store.submit(&s)?;
+                let done = store.submit(&s)?;
                 writeln!(out, "submitted {}", done.run)?;
             }
         }
@@ -134,6 +147,30 @@ pub fn run(url: &str, probe: Probe) -> anyhow::Result<()> {
                     })
                     .collect();
                 store.submit(&Submission { run: RunSpec::named(format!("forever-{i}")), jobs: specs })?;
+            }
+        }
+        Action::StreamForever { chunk, elf, task } => {
+            let run = store.open_run(&RunSpec::named("stream-forever"))?.id;
+            writeln!(out, "run {run}")?;
+            out.flush()?;
+            let mut last = None;
+            let mut i = 0u64;
+            for k in 0u64.. {
+                let specs: Vec<JobSpec> = (0..chunk)
+                    .map(|c| {
+                        let args = match last {
+                            Some(job) if c == 0 => json!([{ "$output": job }]),
+                            _ => json!([i + u64::from(c)]),
+                        };
+                        JobSpec::new(&elf, &task, args)
+                    })
+                    .collect();
+                i += u64::from(chunk);
+                let added = store.append(run, &specs)?;
+                let (Some(first), Some(end)) = (added.jobs.first(), added.jobs.last()) else { bail!("empty chunk") };
+                writeln!(out, "chunk {k} {first} {end}")?;
+                out.flush()?;
+                last = Some(end.0);
             }
         }
     }

@@ -29,22 +29,34 @@ pub struct Args {
 }
 
 /// Shows a run, or follows it.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let run = lookup::run(store, &args.run)?;
     if args.follow {
         return follow(store, run, out, json);
     }
     let jobs = store.jobs(&JobQuery { run: Some(run.id), ..JobQuery::default() }).context("read the run's jobs")?;
-    let edges = store.deps(run.id).context("read the run's edges")?;
+    let edges = crate::storage::Edge::pairs(&store.deps(run.id).context("read the run's edges")?);
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for j in &jobs {
         *counts.entry(j.state.as_str()).or_default() += 1;
     }
+    let unserved = if run.state.is_final() { Vec::new() } else { store.unserved(run.id).context("read the elves")? };
     if json {
-        return write_json(out, &json!({ "run": run, "counts": counts, "jobs": jobs, "edges": edges }));
+        return write_json(
+            out,
+            &json!({ "run": run, "counts": counts, "jobs": jobs, "edges": edges, "unserved": unserved }),
+        );
     }
     let now = now_ms();
-    writeln!(out, "run {} \"{}\": {}", run.id, run.name, run.state)?;
+    writeln!(out, "run {} \"{}\": {}", run.id, run.name, run.status())?;
+    if run.status() == "open" {
+        writeln!(
+            out,
+            "  open      not sealed: its driver may still add jobs (a driver that died leaves it so; \
+             `mycelium cancel {}` ends it)",
+            run.id
+        )?;
+    }
     let by = &run.created_by;
     writeln!(out, "  created   {} by {} pid {} ({})", age(now, run.created_at), by.host, by.pid, by.program)?;
     writeln!(out, "  duration  {}", span(now, Some(run.created_at), run.finished_at))?;
@@ -56,9 +68,15 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
         JobState::ALL.iter().filter_map(|s| counts.get(s.as_str()).map(|n| format!("{n} {s}"))).collect();
     writeln!(out, "  jobs      {}: {}", jobs.len(), per_state.join(", "))?;
     writeln!(out)?;
-    let mut table = Table::new(&["id", "key", "task", "state", "attempt", "ran", "duration"]);
+    // Flows' children show the flow that started them.
+    let parents = jobs.iter().any(|j| j.parent.is_some());
+    let mut header = vec!["id", "key", "task", "state", "attempt", "ran", "duration"];
+    if parents {
+        header.push("parent");
+    }
+    let mut table = Table::new(&header);
     for j in &jobs {
-        table.row(vec![
+        let mut row = vec![
             j.id.to_string(),
             j.key.clone().unwrap_or_else(|| "-".to_owned()),
             format!("{}/{}", j.elf, j.task),
@@ -66,20 +84,27 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
             format!("{}/{}", j.attempt, j.max_attempts),
             short_sha(j.ran_sha.as_ref()),
             span(now, j.started_at, j.finished_at),
-        ]);
+        ];
+        if parents {
+            row.push(j.parent.map_or_else(|| "-".to_owned(), |p| p.to_string()));
+        }
+        table.row(row);
     }
     table.write(out)?;
     if !edges.is_empty() {
         writeln!(out)?;
-        let mut table = Table::new(&["producer", "", "consumer", "path"]);
+        let mut table = Table::new(&["producer", "", "consumer", "feeds"]);
         for e in &edges {
-            let path = if e.path.is_empty() { "/".to_owned() } else { e.path.clone() };
-            table.row(vec![e.producer.to_string(), "->".to_owned(), e.consumer.to_string(), path]);
+            let feeds: Vec<String> = e.paths.iter().map(|p| super::graph::describe_path(p, None)).collect();
+            table.row(vec![e.producer.to_string(), "->".to_owned(), e.consumer.to_string(), feeds.join(", ")]);
         }
         table.write(out)?;
     }
     if run.failed > 0 {
         writeln!(out, "\nfailures: mycelium failures --run {}", run.id)?;
+    }
+    for u in &unserved {
+        writeln!(out, "\nwaiting: {}", u.advice())?;
     }
     Ok(())
 }
@@ -91,7 +116,7 @@ fn progress(run: &Run) -> String {
 }
 
 /// Prints progress until the run is final.
-fn follow(store: &dyn Store, mut run: Run, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn follow(store: &Store, mut run: Run, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let mut last = String::new();
     loop {
         let line = progress(&run);

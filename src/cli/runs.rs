@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 /// Lists runs.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let state: Option<RunState> = args.state.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
     let runs = store.runs(&RunQuery { state, limit: Some(args.limit) }).context("read the runs")?;
     if json {
@@ -38,7 +38,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
         table.row(vec![
             r.id.to_string(),
             r.name.clone(),
-            r.state.as_str().to_owned(),
+            r.status().to_owned(),
             r.total.to_string(),
             r.open.to_string(),
             r.failed.to_string(),

@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Shows task source.
-pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let task = TaskRef::parse(&args.task)?;
     if args.list {
         return list(store, &task, out, json);
@@ -61,7 +61,7 @@ pub fn run(store: &dyn Store, args: Args, out: &mut dyn Write, json: bool) -> an
 }
 
 /// Lists the versions of a task, oldest first.
-fn list(store: &dyn Store, task: &TaskRef, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn list(store: &Store, task: &TaskRef, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     let versions = lookup::versions(store, &task.elf, &task.task)?;
     if json {
         return write_json(out, &versions);

@@ -31,7 +31,7 @@ impl Audit {
 }
 
 /// Builds `run`'s graph from the store and checks it against the job states.
-pub fn audit_run(store: &dyn Store, run: RunId) -> Result<Audit, storage::Error> {
+pub fn audit_run(store: &Store, run: RunId) -> Result<Audit, storage::Error> {
     let jobs = store.jobs(&JobQuery { run: Some(run), ..Default::default() })?;
     let deps = store.deps(run)?;
     let mut graph = DiGraph::<JobId, String>::with_capacity(jobs.len(), deps.len());

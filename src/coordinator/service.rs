@@ -1,21 +1,20 @@
-//! The coordinator's loop.
+//! The coordinator: a [`Coordinator`] over a store handle it is given.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::audit_run;
 use crate::doorbell::{Endpoint, Server, ServerOptions};
-use crate::elf::blocking;
+use crate::host;
 use crate::model::{Origin, RunState};
-use crate::storage::{self, RunQuery, Store};
+use crate::storage::{self, Reaped, RunQuery, Store};
 
 /// How the coordinator runs.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The store's URL.
-    pub store: String,
-    /// How often to reap and renew leadership.
+    /// How often to reap and renew leadership (the leader lease lasts four
+    /// ticks: a standby takes over that long after a leader dies).
     pub tick: Duration,
     /// How often to checkpoint the store.
     pub checkpoint_every: Duration,
@@ -25,17 +24,24 @@ pub struct Options {
     pub doorbell_tcp: Option<String>,
     /// The token remote doorbell peers must present.
     pub doorbell_token: String,
+    /// Delete finished runs this long after they end (with their jobs,
+    /// results and events), checked every [`Options::retain_every`]; none
+    /// is deleted when `None`.
+    pub retain: Option<Duration>,
+    /// How often to look for runs past their retention.
+    pub retain_every: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            store: storage::DEFAULT_URL.to_owned(),
-            tick: Duration::from_millis(500),
+            tick: Duration::from_millis(250),
             checkpoint_every: Duration::from_secs(1),
             audit_every: Duration::from_secs(30),
             doorbell_tcp: None,
             doorbell_token: String::new(),
+            retain: None,
+            retain_every: Duration::from_secs(600),
         }
     }
 }
@@ -43,63 +49,209 @@ impl Default for Options {
 /// Runs with more jobs than this are not audited (memory stays bounded).
 const AUDIT_MAX_JOBS: u64 = 100_000;
 
-/// Runs until `shutdown` resolves.
-pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
-    let store = storage::open(&options.store)?;
-    let origin = Origin::current();
-    let holder = format!("{}:{}:{}", origin.host, origin.pid, uuid::Uuid::new_v4());
-    let ttl_ms = i64::try_from((options.tick * 4).as_millis()).unwrap_or(i64::MAX);
-    let unix = match Endpoint::for_store(&options.store) {
-        Some(Endpoint::Unix(path)) => Some(path),
-        _ => None,
-    };
-    let bell_options =
-        ServerOptions { unix: unix.clone(), tcp: options.doorbell_tcp.clone(), token: options.doorbell_token.clone() };
+/// How often the coordinator looks for ready work that no elf serves.
+const UNSERVED_EVERY: Duration = Duration::from_secs(5);
+
+/// The role coordinators compete for.
+const ROLE: &str = "coordinator";
+
+/// Runs a coordinator on `store` until `shutdown` resolves.
+pub async fn serve(store: Store, options: &Options, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
+    let mut c = Coordinator::new(store, options);
     println!(
-        "coordinator ready on {} (holder {holder}; doorbell {})",
-        store.url(),
-        unix.map(|p| p.display().to_string())
-            .into_iter()
+        "coordinator ready on {} (holder {}; doorbell {})",
+        c.store.url(),
+        c.holder,
+        c.unix
+            .iter()
+            .map(|p| p.display().to_string())
             .chain(options.doorbell_tcp.clone())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    // The doorbell opens when this coordinator leads: a standby leaves the
-    // socket to the leader, and takes it over (removing the dead leader's
-    // socket file) when it takes the lead.
-    let mut bell: Option<Server> = None;
     tokio::pin!(shutdown);
-    let mut leading = false;
-    let mut last_checkpoint = Instant::now();
-    let mut last_audit: Option<Instant> = None;
     let mut tick = tokio::time::interval(options.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Schedules fire at their tick's time, not at the next round.
+        let due = c.schedule_wait();
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tick.tick() => c.tick().await?,
+            _ = tokio::time::sleep(due), if c.leading == Some(true) => c.fire_schedules().await?,
             _ = &mut shutdown => break,
         }
-        let s = store.clone();
-        let h = holder.clone();
-        let lead = blocking(move || s.lead("coordinator", &h, ttl_ms)).await?;
-        if lead != leading {
+    }
+    c.resign().await;
+    println!("coordinator stopped");
+    Ok(())
+}
+
+/// One coordinator process: leader or standby.
+pub(crate) struct Coordinator<'a> {
+    store: Store,
+    options: &'a Options,
+    /// Who this coordinator is, in the leader lease.
+    holder: String,
+    /// The doorbell's unix socket beside a local store.
+    unix: Option<PathBuf>,
+    /// Whether it led at the last tick (`None` before the first).
+    leading: Option<bool>,
+    /// The doorbell, open while it leads.
+    bell: Option<Server>,
+    last_checkpoint: Instant,
+    last_audit: Option<Instant>,
+    last_unserved: Option<Instant>,
+    last_retention: Option<Instant>,
+    /// The (elf, task) pairs already reported as served by no live elf.
+    unserved: std::collections::BTreeSet<(String, String)>,
+    /// When the next schedule tick is due, as last seen.
+    next_due: Option<crate::model::Millis>,
+}
+
+impl<'a> Coordinator<'a> {
+    pub(crate) fn new(store: Store, options: &'a Options) -> Self {
+        let origin = Origin::current();
+        let unix = match Endpoint::for_store(&store) {
+            Some(Endpoint::Unix(path)) => Some(path),
+            _ => None,
+        };
+        Self {
+            holder: format!("{}:{}:{}", origin.host, origin.pid, uuid::Uuid::new_v4()),
+            unix,
+            store,
+            options,
+            leading: None,
+            bell: None,
+            last_checkpoint: Instant::now(),
+            last_audit: None,
+            last_unserved: None,
+            last_retention: None,
+            unserved: Default::default(),
+            next_due: None,
+        }
+    }
+
+    /// One round: renew (or take) the lead; if leading, reap, checkpoint,
+    /// audit.
+    pub(crate) async fn tick(&mut self) -> Result<(), storage::Error> {
+        let holder = self.holder.clone();
+        let ttl_ms = i64::try_from((self.options.tick * 4).as_millis()).unwrap_or(i64::MAX);
+        let lead = self.store.call(move |s| s.lead(ROLE, &holder, ttl_ms)).await?;
+        if Some(lead) != self.leading {
             println!(
                 "coordinator {}",
                 if lead { "is the leader" } else { "is standing by: another coordinator leads" }
             );
-            leading = lead;
+            self.leading = Some(lead);
         }
         if !lead {
-            continue;
+            return Ok(());
         }
-        if bell.is_none() {
-            match Server::start(bell_options.clone(), store.clone()).await {
-                Ok(server) => bell = Some(server),
+        if self.bell.is_none() {
+            let bell_options = ServerOptions {
+                unix: self.unix.clone(),
+                tcp: self.options.doorbell_tcp.clone(),
+                token: self.options.doorbell_token.clone(),
+            };
+            match Server::start(bell_options, self.store.clone()).await {
+                Ok(server) => self.bell = Some(server),
                 Err(e) => tracing::warn!("cannot open the doorbell yet (elves fall back to polling): {e}"),
             }
         }
-        let s = store.clone();
-        let reaped = blocking(move || s.reap()).await?;
-        if let Some(bell) = &bell {
+        // Evidence of death first (a pid gone on this host), then leases
+        // that ran out.
+        let me = host::name();
+        let dead = self.store.call(move |s| s.reap_dead(&me, |e| host::is_alive(e.pid, e.process_start))).await?;
+        self.report(&dead);
+        let reaped = self.store.call(|s| s.reap()).await?;
+        self.report(&reaped);
+        self.fire_schedules().await?;
+        if self.last_checkpoint.elapsed() >= self.options.checkpoint_every {
+            self.store.call(|s| s.checkpoint()).await?;
+            self.last_checkpoint = Instant::now();
+        }
+        if self.last_audit.is_none_or(|t| t.elapsed() >= self.options.audit_every) {
+            self.audit().await?;
+            self.last_audit = Some(Instant::now());
+        }
+        if let Some(age) = self.options.retain
+            && self.last_retention.is_none_or(|t| t.elapsed() >= self.options.retain_every)
+        {
+            self.last_retention = Some(Instant::now());
+            let retention = crate::storage::Retention {
+                older_than_ms: i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
+                keep_failures: false,
+                dry_run: false,
+            };
+            let collected = self.store.call(move |s| s.collect(&retention)).await?;
+            if !collected.runs.is_empty() {
+                tracing::info!(
+                    runs = collected.deleted.runs,
+                    jobs = collected.deleted.jobs,
+                    events = collected.deleted.events,
+                    "deleted finished runs past their retention"
+                );
+            }
+        }
+        if self.last_unserved.is_none_or(|t| t.elapsed() >= UNSERVED_EVERY) {
+            self.report_unserved().await?;
+            self.last_unserved = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Turns the schedule ticks that are due into jobs (only the leader's
+    /// transaction makes any) and wakes the elves that serve them.
+    pub(crate) async fn fire_schedules(&mut self) -> Result<(), storage::Error> {
+        let holder = self.holder.clone();
+        let fired = self.store.call(move |s| s.fire_schedules(ROLE, &holder)).await?;
+        if let Some(bell) = &self.bell {
+            for (elf, n) in &fired.readied {
+                bell.ring(elf, *n);
+            }
+        }
+        for (schedule, tick, job) in &fired.jobs {
+            tracing::debug!(%schedule, tick, %job, "schedule tick");
+        }
+        self.next_due = fired.next_due;
+        Ok(())
+    }
+
+    /// How long until the next schedule tick is due (a minute when none is).
+    fn schedule_wait(&self) -> Duration {
+        match self.next_due {
+            Some(t) => Duration::from_millis(u64::try_from(t - self.store.now()).unwrap_or(0)),
+            None => Duration::from_secs(60),
+        }
+    }
+
+    /// Says, once, which tasks have ready jobs that no live elf serves, and
+    /// which binary to start.
+    async fn report_unserved(&mut self) -> Result<(), storage::Error> {
+        let waiting = self
+            .store
+            .call(|s| {
+                let mut all = Vec::new();
+                for r in s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(100) })? {
+                    all.extend(s.unserved(r.id)?);
+                }
+                Ok(all)
+            })
+            .await?;
+        let now: std::collections::BTreeSet<(String, String)> =
+            waiting.iter().map(|u| (u.elf.clone(), u.task.clone())).collect();
+        for u in &waiting {
+            if !self.unserved.contains(&(u.elf.clone(), u.task.clone())) {
+                tracing::warn!(elf = %u.elf, task = %u.task, ready = u.ready, "no live elf serves a task");
+                println!("waiting: {}", u.advice());
+            }
+        }
+        self.unserved = now;
+        Ok(())
+    }
+
+    fn report(&self, reaped: &Reaped) {
+        if let Some(bell) = &self.bell {
             for (elf, n) in &reaped.readied {
                 bell.ring(elf, *n);
             }
@@ -118,38 +270,37 @@ pub async fn serve(options: &Options, shutdown: impl Future<Output = ()>) -> Res
                 reaped.lost_elves.len()
             );
         }
-        if last_checkpoint.elapsed() >= options.checkpoint_every {
-            let s = store.clone();
-            blocking(move || s.checkpoint()).await?;
-            last_checkpoint = Instant::now();
-        }
-        if last_audit.is_none_or(|t| t.elapsed() >= options.audit_every) {
-            audit_all(&store).await?;
-            last_audit = Some(Instant::now());
+    }
+
+    /// Audits every unfinished run's graph and reports what is wrong.
+    async fn audit(&self) -> Result<(), storage::Error> {
+        self.store
+            .call(|s| {
+                let runs = s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(1000) })?;
+                for r in runs {
+                    // The audit holds a run's graph in memory; the largest runs are
+                    // left to the store's own transactional bookkeeping.
+                    if r.total > AUDIT_MAX_JOBS {
+                        continue;
+                    }
+                    let audit = audit_run(s, r.id)?;
+                    if !audit.is_clean() {
+                        tracing::error!(run = %r.id, ?audit, "inconsistent run graph");
+                        println!("run {} graph is inconsistent: {audit:?}", r.id);
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Gives up the lead, so that a standby takes over at once.
+    async fn resign(&self) {
+        if self.leading == Some(true) {
+            let holder = self.holder.clone();
+            if let Err(e) = self.store.call(move |s| s.resign(ROLE, &holder)).await {
+                tracing::warn!("could not give up the lead: {e}");
+            }
         }
     }
-    println!("coordinator stopped");
-    Ok(())
-}
-
-/// Audits every unfinished run's graph and reports what is wrong.
-async fn audit_all(store: &Arc<dyn Store>) -> Result<(), storage::Error> {
-    let s = store.clone();
-    blocking(move || {
-        let runs = s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(1000) })?;
-        for r in runs {
-            // The audit holds a run's graph in memory; the largest runs are
-            // left to the store's own transactional bookkeeping.
-            if r.total > AUDIT_MAX_JOBS {
-                continue;
-            }
-            let audit = audit_run(&*s, r.id)?;
-            if !audit.is_clean() {
-                tracing::error!(run = %r.id, ?audit, "inconsistent run graph");
-                println!("run {} graph is inconsistent: {audit:?}", r.id);
-            }
-        }
-        Ok(())
-    })
-    .await
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::storage::{Readied, StoreUrl};
+use crate::storage::{Readied, Store};
 
 /// Where the coordinator's doorbell is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// A unix socket beside the store.
     Unix(PathBuf),
     /// A TCP address, with the shared token (empty when none).
@@ -20,24 +20,16 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// The doorbell for the store at `url`: `MYCELIUM_DOORBELL=host:port`
-    /// (token in `MYCELIUM_DOORBELL_TOKEN`) when set, else the socket beside
-    /// an SQLite store.
-    pub fn for_store(url: &str) -> Option<Endpoint> {
+    /// The doorbell for `store`: `MYCELIUM_DOORBELL=host:port` (token in
+    /// `MYCELIUM_DOORBELL_TOKEN`) when set, else the unix socket the backend
+    /// names beside a local store.
+    pub(crate) fn for_store(store: &Store) -> Option<Endpoint> {
         if let Ok(addr) = std::env::var("MYCELIUM_DOORBELL")
             && !addr.is_empty()
         {
             return Some(Endpoint::Tcp(addr, std::env::var("MYCELIUM_DOORBELL_TOKEN").unwrap_or_default()));
         }
-        match StoreUrl::parse(url).ok()? {
-            StoreUrl::Sqlite { path, .. } => {
-                let mut p = path.into_os_string();
-                p.push(".sock");
-                Some(Endpoint::Unix(PathBuf::from(p)))
-            }
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        store.describe().doorbell.clone().map(Endpoint::Unix)
     }
 
     fn token(&self) -> &str {
@@ -51,7 +43,7 @@ impl Endpoint {
 
 /// Rings the doorbell once for `readied` (best effort, blocking, quick):
 /// for drivers and the command line after a commit.
-pub fn ring(endpoint: &Endpoint, readied: &Readied) {
+pub(crate) fn ring(endpoint: &Endpoint, readied: &Readied) {
     if readied.is_empty() {
         return;
     }
@@ -70,10 +62,13 @@ pub fn ring(endpoint: &Endpoint, readied: &Readied) {
     };
 }
 
+/// A line to send, and whom to tell once it was flushed (the last one).
+type Line = (String, Option<oneshot::Sender<()>>);
+
 /// An elf's open line to the coordinator.
 #[derive(Debug, Clone)]
-pub struct Bell {
-    out: mpsc::UnboundedSender<String>,
+pub(crate) struct Bell {
+    out: mpsc::UnboundedSender<Line>,
     woken: Arc<Notify>,
     token: String,
 }
@@ -81,7 +76,7 @@ pub struct Bell {
 impl Bell {
     /// Connects as elf `elf` instance `instance`; `None` when no coordinator
     /// listens (the elf then relies on polling and tries again later).
-    pub async fn connect(endpoint: &Endpoint, elf: &str, instance: &str) -> Option<Bell> {
+    pub(crate) async fn connect(endpoint: &Endpoint, elf: &str, instance: &str) -> Option<Bell> {
         let (reader, writer): (
             Box<dyn tokio::io::AsyncRead + Send + Unpin>,
             Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
@@ -101,14 +96,21 @@ impl Bell {
                 (Box::new(r), Box::new(w))
             }
         };
-        let (out, mut rx) = mpsc::unbounded_channel::<String>();
+        let (out, mut rx) = mpsc::unbounded_channel::<Line>();
         let woken = Arc::new(Notify::new());
         let token = endpoint.token().to_owned();
-        let _ = out.send(format!("hello {token} {elf} {instance}\n"));
+        let _ = out.send((format!("hello {token} {elf} {instance}\n"), None));
         tokio::spawn(async move {
             let mut writer = writer;
-            while let Some(line) = rx.recv().await {
+            while let Some((line, flushed)) = rx.recv().await {
                 if writer.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+                if let Some(done) = flushed {
+                    // The last line: make sure it left before saying so.
+                    let _ = writer.flush().await;
+                    let _ = writer.shutdown().await;
+                    let _ = done.send(());
                     break;
                 }
             }
@@ -126,29 +128,33 @@ impl Bell {
     }
 
     /// Whether the line is still open.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         !self.out.is_closed()
     }
 
     /// Tells the coordinator this elf has free slots and found no work.
-    pub fn idle(&self) {
-        let _ = self.out.send("idle\n".to_owned());
+    pub(crate) fn idle(&self) {
+        let _ = self.out.send(("idle\n".to_owned(), None));
     }
 
     /// Rings for jobs a commit made ready.
-    pub fn ring(&self, readied: &Readied) {
+    pub(crate) fn ring(&self, readied: &Readied) {
         for (elf, n) in readied {
-            let _ = self.out.send(format!("ring {} {elf} {n}\n", self.token));
+            let _ = self.out.send((format!("ring {} {elf} {n}\n", self.token), None));
         }
     }
 
-    /// Says goodbye: a clean shutdown, not a death.
-    pub fn bye(&self) {
-        let _ = self.out.send("bye\n".to_owned());
+    /// Says goodbye (a clean shutdown, not a death) and closes the line,
+    /// returning once the goodbye has been written (or after a second).
+    pub(crate) async fn bye(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.out.send(("bye\n".to_owned(), Some(done))).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), flushed).await;
+        }
     }
 
     /// Resolves when the coordinator wakes this elf.
-    pub async fn woken(&self) {
+    pub(crate) async fn woken(&self) {
         self.woken.notified().await;
     }
 }

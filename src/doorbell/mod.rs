@@ -19,5 +19,5 @@
 mod client;
 mod server;
 
-pub use client::{Bell, Endpoint, ring};
-pub use server::{Server, ServerOptions};
+pub(crate) use client::{Bell, Endpoint, ring};
+pub(crate) use server::{Server, ServerOptions};

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use crate::host;
 use crate::model::InstanceId;
-use crate::storage::Store;
+use crate::storage::{Departure, Store};
 
 /// Where the coordinator listens.
 #[derive(Clone, Debug, Default)]
-pub struct ServerOptions {
+pub(crate) struct ServerOptions {
     /// The unix socket beside the store, if any.
     pub unix: Option<PathBuf>,
     /// A TCP address for remote elves, if any.
@@ -26,13 +27,13 @@ type Idle = Arc<Mutex<HashMap<String, VecDeque<(u64, mpsc::UnboundedSender<&'sta
 
 /// The running doorbell.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     idle: Idle,
 }
 
 impl Server {
     /// Starts listening; connections are served on the current runtime.
-    pub async fn start(options: ServerOptions, store: Arc<dyn Store>) -> std::io::Result<Server> {
+    pub(crate) async fn start(options: ServerOptions, store: Store) -> std::io::Result<Server> {
         let idle: Idle = Arc::default();
         if let Some(path) = &options.unix {
             // A socket file left by a dead coordinator would refuse the bind.
@@ -45,8 +46,11 @@ impl Server {
                 let mut next = 0u64;
                 while let Ok((s, _)) = listener.accept().await {
                     next += 1;
+                    // A peer on this host: when its line closes without a
+                    // goodbye and its process is gone, that is evidence of death.
+                    let peer = s.peer_cred().ok().and_then(|c| c.pid()).and_then(|p| u32::try_from(p).ok());
                     let (r, w) = s.into_split();
-                    tokio::spawn(serve(r, w, next, String::new(), idle.clone(), store.clone()));
+                    tokio::spawn(serve(r, w, next, String::new(), peer, idle.clone(), store.clone()));
                 }
             });
         }
@@ -59,7 +63,10 @@ impl Server {
                     next += 1;
                     let _ = s.set_nodelay(true);
                     let (r, w) = s.into_split();
-                    tokio::spawn(serve(r, w, next, token.clone(), idle.clone(), store.clone()));
+                    // A remote peer's closed line proves nothing: a network
+                    // blip or a NAT timeout closes it too. Its jobs wait for
+                    // their lease.
+                    tokio::spawn(serve(r, w, next, token.clone(), None, idle.clone(), store.clone()));
                 }
             });
         }
@@ -67,7 +74,7 @@ impl Server {
     }
 
     /// Wakes up to `n` idle instances of `elf`.
-    pub fn ring(&self, elf: &str, n: u32) {
+    pub(crate) fn ring(&self, elf: &str, n: u32) {
         wake(&self.idle, elf, n);
     }
 }
@@ -84,14 +91,16 @@ fn wake(idle: &Idle, elf: &str, n: u32) {
     }
 }
 
-/// Serves one connection: an elf's line, or a writer's rings.
+/// Serves one connection: an elf's line, or a writer's rings. `peer` is
+/// the process at the other end, when it is on this host.
 async fn serve(
     reader: impl AsyncRead + Unpin,
     mut writer: impl AsyncWrite + Unpin + Send + 'static,
     id: u64,
     token: String,
+    peer: Option<u32>,
     idle: Idle,
-    store: Arc<dyn Store>,
+    store: Store,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
     tokio::spawn(async move {
@@ -122,9 +131,13 @@ async fn serve(
             }
             ["bye"] => said_bye = true,
             ["ring", t, elf, n] if accepts(t) => wake(&idle, elf, n.parse().unwrap_or(1)),
-            _ => {
-                tracing::warn!(line, "doorbell: unknown or unauthorized message; closing");
+            ["hello", ..] | ["ring", ..] => {
+                tracing::warn!("doorbell: a peer presented a wrong token; closing its line");
                 break;
+            }
+            _ => {
+                // A newer peer's message: ignore it, keep the line.
+                tracing::warn!(line, "doorbell: unknown message ignored");
             }
         }
     }
@@ -134,18 +147,30 @@ async fn serve(
         {
             q.retain(|(other, _)| *other != id);
         }
-        if !said_bye {
-            // The process died (or lost its connection): expire its leases now.
-            let readied = tokio::task::spawn_blocking(move || store.elf_gone(&instance, true)).await;
-            match readied {
-                Ok(Ok(readied)) => {
-                    println!("elf {elf} instance {} closed its doorbell without goodbye: its jobs were expired", id);
+        if !said_bye && let Some(pid) = peer {
+            // The line closed without a goodbye. Only a process that is gone
+            // counts as dead: it may still be exiting (its socket closes
+            // before it is reaped), so look for a little while.
+            let mut dead = false;
+            for _ in 0..20 {
+                if !host::is_alive(pid, None) {
+                    dead = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            if !dead {
+                return;
+            }
+            let gone = store.call(move |s| s.elf_gone(&instance, Departure::Lost)).await;
+            match gone {
+                Ok(readied) => {
+                    println!("elf {elf} (pid {pid}) died: its jobs were given back");
                     for (e, n) in readied {
                         wake(&idle, &e, n);
                     }
                 }
-                Ok(Err(e)) => tracing::warn!("doorbell: could not expire a lost elf's jobs: {e}"),
-                Err(e) => tracing::warn!("doorbell: {e}"),
+                Err(e) => tracing::warn!("doorbell: could not give back a dead elf's jobs: {e}"),
             }
         }
     }

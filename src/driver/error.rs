@@ -56,6 +56,25 @@ pub enum Error {
         /// serde's message.
         problem: String,
     },
+    /// A wait ran out of time; the run goes on.
+    #[error("run {run} did not get there within {} ms (it goes on; `mycelium run {run}` shows where it stands)", .waited.as_millis())]
+    Timeout {
+        /// The run.
+        run: RunId,
+        /// How long the wait lasted.
+        waited: std::time::Duration,
+    },
+    /// An open run's chunk was refused because one of its calls' arguments
+    /// was; the run keeps the chunks committed before.
+    #[error(
+        "run {run} takes no more chunks from this driver: {problem} (cancel it with `mycelium cancel {run}`, or take it up again with `Mycelium::resume_run`)"
+    )]
+    ChunkRefused {
+        /// The open run.
+        run: RunId,
+        /// The call that was refused.
+        problem: String,
+    },
     /// The output does not belong to this run.
     #[error("that output does not belong to run {run}")]
     NotInRun {

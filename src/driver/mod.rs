@@ -10,11 +10,18 @@
 //! let run = run.submit().await?;            // one transaction
 //! let v: u64 = run.wait(&total).await?;     // or run.follow(..)
 //! ```
+//!
+//! A run too large to build in memory is streamed instead: opened, given
+//! its jobs in chunks (one transaction each, elves working meanwhile), then
+//! sealed ([`OpenRun`]).
 
 mod error;
+mod open_run;
 mod orchestration;
 mod run;
+mod signal;
 
 pub use error::Error;
+pub use open_run::OpenRun;
 pub use orchestration::{Mycelium, Orchestration, connect};
-pub use run::{Progress, Run};
+pub use run::{Progress, RunHandle};

@@ -1,23 +1,22 @@
 //! A submitted run: waiting for outputs, following progress.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
 use super::Error;
 use crate::model::{JobId, JobState, RunId, RunState, Submitted};
-use crate::storage::{self, FailureQuery, Store};
+use crate::storage::{self, FailureQuery, Store, Unserved};
 use crate::task::{Output, Source};
 
-/// How often waiting checks whether anything was committed.
-const POLL: Duration = Duration::from_millis(1);
+/// How long a run may sit without progress before a wait says why.
+const STALL: Duration = Duration::from_secs(2);
 
 /// A submitted run.
 #[derive(Debug, Clone)]
-pub struct Run {
-    store: Arc<dyn Store>,
+pub struct RunHandle {
+    store: Store,
     id: RunId,
     jobs: Vec<JobId>,
     builder: Option<u64>,
@@ -38,13 +37,23 @@ pub struct Progress {
     pub failed: u64,
 }
 
-impl Run {
-    pub(super) fn new(store: Arc<dyn Store>, submitted: Submitted, builder: u64) -> Self {
+impl RunHandle {
+    pub(super) fn new(store: Store, submitted: Submitted, builder: u64) -> Self {
         Self { store, id: submitted.run, jobs: submitted.jobs, builder: Some(builder) }
     }
 
-    pub(super) fn attach(store: Arc<dyn Store>, id: RunId) -> Self {
-        Self { store, id, jobs: Vec::new(), builder: None }
+    /// The run `id` with `jobs`, made by orchestration `builder`.
+    pub(super) fn from_parts(store: Store, id: RunId, jobs: Vec<JobId>, builder: Option<u64>) -> Self {
+        Self { store, id, jobs, builder }
+    }
+
+    /// The run `id` with its jobs, as stored.
+    pub(super) fn attach(store: Store, id: RunId) -> Result<Self, Error> {
+        if store.run(id)?.is_none() {
+            return Err(storage::Error::UnknownRun(id).into());
+        }
+        let jobs = store.job_ids(id)?;
+        Ok(Self { store, id, jobs, builder: None })
     }
 
     /// The run's id.
@@ -74,36 +83,75 @@ impl Run {
 
     /// Waits for `out`'s value.
     pub async fn wait<T: DeserializeOwned + Send + 'static>(&self, out: &Output<T>) -> Result<T, Error> {
-        let job = self.job_of(out)?;
-        let mut seen = i64::MIN;
-        loop {
-            if let Some(value) = self.poll::<T>(job, &out.path, &mut seen)? {
-                return Ok(value);
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        self.wait_for(out, None).await
     }
 
-    /// [`Run::wait`] for code without a runtime.
+    /// Waits for `out`'s value at most `timeout` (forever when `None`).
+    pub async fn wait_for<T: DeserializeOwned + Send + 'static>(
+        &self,
+        out: &Output<T>,
+        timeout: Option<Duration>,
+    ) -> Result<T, Error> {
+        let job = self.job_of(out)?;
+        let path = out.path.clone();
+        self.until(timeout, move |run| run.settled::<T>(job, &path)).await
+    }
+
+    /// [`RunHandle::wait`] for code without a runtime.
     pub fn wait_blocking<T: DeserializeOwned>(&self, out: &Output<T>) -> Result<T, Error> {
         let job = self.job_of(out)?;
         let mut seen = i64::MIN;
         loop {
-            if let Some(value) = self.poll::<T>(job, &out.path, &mut seen)? {
-                return Ok(value);
+            let v = self.store.change_counter()?;
+            if v != seen {
+                seen = v;
+                if let Some(value) = self.settled::<T>(job, &out.path)? {
+                    return Ok(value);
+                }
             }
-            std::thread::sleep(POLL);
+            std::thread::sleep(self.store.describe().poll.0);
         }
     }
 
-    /// Looks at the job only when something was committed since `seen`.
-    fn poll<T: DeserializeOwned>(&self, job: JobId, path: &str, seen: &mut i64) -> Result<Option<T>, Error> {
-        let v = self.store.change_counter()?;
-        if v == *seen {
-            return Ok(None);
+    /// Looks again whenever the store changes, until `check` answers, the
+    /// run stalls (said once, naming the tasks no elf serves) or `timeout`
+    /// passes.
+    async fn until<T>(
+        &self,
+        timeout: Option<Duration>,
+        check: impl Fn(&RunHandle) -> Result<Option<T>, Error>,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        let mut seen = self.store.change_counter()?;
+        let mut last_change = Instant::now();
+        let mut warned = false;
+        loop {
+            if let Some(v) = check(self)? {
+                return Ok(v);
+            }
+            let left = match timeout {
+                Some(t) => match t.checked_sub(started.elapsed()) {
+                    Some(left) => Some(left),
+                    None => return Err(Error::Timeout { run: self.id, waited: t }),
+                },
+                None => None,
+            };
+            let wake = left.unwrap_or(STALL).min(STALL);
+            match tokio::time::timeout(wake, self.store.changed(seen)).await {
+                Ok(v) => {
+                    seen = v?;
+                    last_change = Instant::now();
+                }
+                Err(_) if !warned && last_change.elapsed() >= STALL => {
+                    let unserved = self.unserved()?;
+                    for u in &unserved {
+                        eprintln!("mycelium: run {} waits: {}", self.id, u.advice());
+                    }
+                    warned = !unserved.is_empty();
+                }
+                Err(_) => {}
+            }
         }
-        *seen = v;
-        self.settled(job, path)
     }
 
     /// The value if the job succeeded, an error if it can never succeed,
@@ -142,26 +190,45 @@ impl Run {
         Ok(Progress { run: r.id, state: r.state, total: r.total, open: r.open, failed: r.failed })
     }
 
+    /// The tasks whose ready jobs no running elf instance serves: why a run
+    /// may not move.
+    pub fn unserved(&self) -> Result<Vec<Unserved>, Error> {
+        Ok(self.store.unserved(self.id)?)
+    }
+
     /// Calls `on_progress` whenever the run advances, until it ends; returns
     /// its final progress.
     pub async fn follow(&self, mut on_progress: impl FnMut(&Progress)) -> Result<Progress, Error> {
-        let mut last: Option<Progress> = None;
-        loop {
-            let p = self.progress()?;
-            if last.as_ref() != Some(&p) {
-                on_progress(&p);
+        self.follow_for(None, &mut on_progress).await
+    }
+
+    async fn follow_for(
+        &self,
+        timeout: Option<Duration>,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Progress, Error> {
+        let last: std::cell::RefCell<Option<Progress>> = std::cell::RefCell::new(None);
+        let on_progress = std::cell::RefCell::new(on_progress);
+        self.until(timeout, |run| {
+            let p = run.progress()?;
+            if last.borrow().as_ref() != Some(&p) {
+                (on_progress.borrow_mut())(&p);
             }
-            if p.state.is_final() {
-                return Ok(p);
-            }
-            last = Some(p);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let done = p.state.is_final();
+            *last.borrow_mut() = Some(p.clone());
+            Ok(done.then_some(p))
+        })
+        .await
     }
 
     /// Waits until the run ends; returns its final progress.
     pub async fn finished(&self) -> Result<Progress, Error> {
-        self.follow(|_| {}).await
+        self.follow_for(None, &mut |_| {}).await
+    }
+
+    /// Waits at most `timeout` for the run to end.
+    pub async fn finished_within(&self, timeout: Duration) -> Result<Progress, Error> {
+        self.follow_for(Some(timeout), &mut |_| {}).await
     }
 
     /// Every job's value, by job id, for the jobs that succeeded (one read).

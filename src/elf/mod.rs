@@ -7,14 +7,18 @@
 //! next claim. On SIGTERM or SIGINT it stops claiming, finishes (or releases)
 //! what it holds, and exits 0.
 
-mod cli;
+pub(crate) mod cli;
 mod frames;
-mod panic;
-mod runner;
+mod hooks;
+pub(crate) mod panic;
+pub(crate) mod runner;
 mod service;
 
 pub use cli::main;
 pub(crate) use cli::stop_signal;
 pub use frames::frames_of;
-pub(crate) use service::blocking;
+pub use hooks::{Hook, HookError};
 pub use service::{Elf, Options, serve};
+
+#[cfg(test)]
+mod tests;

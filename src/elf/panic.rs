@@ -3,13 +3,41 @@
 
 use std::cell::RefCell;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether caught panics are printed to stderr too (`--panic-stderr`).
+static ECHO: AtomicBool = AtomicBool::new(false);
+
+/// Prints caught panics to stderr too (as the default hook does), or not.
+pub(super) fn echo_to_stderr(on: bool) {
+    ECHO.store(on, Ordering::Relaxed);
+}
 
 thread_local! {
     static LAST: RefCell<Option<(String, backtrace::Backtrace)>> = const { RefCell::new(None) };
+    /// How many [`catch`]es this thread is inside: a panic outside any is
+    /// not a task's, and goes to the previous hook as if none were here.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-/// Installs the hook once per process; it chains to the previous hook.
+/// Runs `f`, catching a panic as a task's (recorded, not printed unless
+/// asked).
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            CATCHING.with(|c| c.set(c.get().saturating_sub(1)));
+        }
+    }
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let _inside = Inside;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+}
+
+/// Installs the hook once per process; it chains to the previous hook. The
+/// symbolizer is warmed up too (see `frames::warm_up`), if it was not yet.
 pub(super) fn install_hook() {
+    super::frames::warm_up(&[]);
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
@@ -18,7 +46,10 @@ pub(super) fn install_hook() {
             let message = message_of(info.payload());
             let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
             LAST.with(|last| *last.borrow_mut() = Some((format!("{message}{location}"), bt)));
-            if std::env::var_os("MYCELIUM_PANIC_STDERR").is_some() {
+            // The variable counts for elves that call `serve` without the
+            // command line.
+            let a_tasks = CATCHING.with(|c| c.get() > 0);
+            if !a_tasks || ECHO.load(Ordering::Relaxed) || std::env::var_os("MYCELIUM_PANIC_STDERR").is_some() {
                 previous(info);
             }
         }));

@@ -1,4 +1,5 @@
-//! The elf's service loop.
+//! The elf's service loop: a [`Runtime`] that owns the elf's state, over a
+//! store handle it is given.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -7,32 +8,103 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::hooks::{self, Hook, HookError, Hooks, Supervisor};
 use super::panic;
 use super::runner::{self, Done};
+use crate::agent::{Bus, Context, Declarations, Signal};
 use crate::doorbell;
+use crate::flow::{self, host::Host as Flows};
+use crate::host;
 use crate::model::{
-    Build, Claimed, Completion, ElfInstance, ElfState, InstanceId, JobId, Lease, Origin, Outcome, TaskSha, now_ms,
+    Build, Claimed, Completion, ElfInstance, ElfState, FailureKind, InstanceId, JobId, Lease, Origin, Outcome, TaskSha,
 };
-use crate::storage::{self, ClaimRequest, Store};
+use crate::storage::{self, ClaimRequest, Departure, FlowClaim, FlowTurn, Locality, Store, Turn};
 use crate::task::Task;
 
-/// An elf: a name and the tasks it serves.
+/// An elf: a name and the tasks and flows it serves.
 #[derive(Debug, Clone)]
 pub struct Elf {
     name: String,
     tasks: Vec<&'static Task>,
+    /// Signals it emits (declared with their schemas when it registers).
+    emits: Vec<crate::agent::declarations::Emits>,
+    hooks: Hooks,
+    flows: Vec<&'static flow::Definition>,
 }
 
 impl Elf {
     /// An elf named `name` serving no task yet.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), tasks: Vec::new() }
+        Self { name: name.into(), tasks: Vec::new(), flows: Vec::new(), emits: Vec::new(), hooks: Hooks::default() }
+    }
+
+    /// Declares a signal this elf emits, so that the mycelium knows it (and
+    /// its schema) even before any receiver of it has started.
+    pub fn emits<S: Signal>(mut self) -> Self {
+        self.emits.push((S::NAME, S::schema));
+        self
+    }
+
+    /// Runs `f` when the elf starts, after it registered and before it claims
+    /// any job. An error stops the elf (exit 1) before it claims anything.
+    pub fn on_start<F, Fut, E>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Hook) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<HookError>,
+    {
+        self.hooks.on_start.push((name.into(), hooks::hook(f)));
+        self
+    }
+
+    /// Runs `f` when the elf stops (SIGTERM, SIGINT), after it drained its
+    /// jobs, before it exits.
+    pub fn on_stop<F, Fut, E>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Hook) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<HookError>,
+    {
+        self.hooks.on_stop.push((name.into(), hooks::hook(f)));
+        self
+    }
+
+    /// Runs `f`, a long-running server, beside the elf's work, supervised:
+    /// when it crashes (an error or a panic) the crash is recorded and the
+    /// elf stops cleanly with exit 1; when it returns, the elf stops with
+    /// exit 0. It should return once [`Hook::stopping`] resolves.
+    pub fn server<F, Fut, E>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Hook) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<HookError>,
+    {
+        self.hooks.servers.push((name.into(), hooks::hook(f)));
+        self
+    }
+
+    /// What it declares to the mycelium: signals, receivers, queues,
+    /// schedules.
+    pub fn declarations(&self) -> Result<Declarations, storage::Error> {
+        Declarations::of(&self.name, &self.tasks, &self.emits)
+            .map_err(|e| storage::Error::invalid(format!("elf `{}`", self.name), e, "fix the task's attribute"))
     }
 
     /// Serves `task` too (pass `my_task::TASK`).
     pub fn task(mut self, task: &'static Task) -> Self {
         self.tasks.push(task);
         self
+    }
+
+    /// Serves the flow `flow` too (pass `my_flow::FLOW`).
+    pub fn flow(mut self, flow: &'static flow::Definition) -> Self {
+        self.flows.push(flow);
+        self
+    }
+
+    /// The flows it serves.
+    pub fn flows(&self) -> &[&'static flow::Definition] {
+        &self.flows
     }
 
     /// The elf's name.
@@ -54,33 +126,42 @@ impl Elf {
 /// How an elf runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The store's URL.
-    pub store: String,
     /// Jobs run at once.
     pub slots: u32,
-    /// Lease length; heartbeats come every third of it.
-    pub lease_ttl: Duration,
-    /// How often an idle elf looks for work when nothing woke it.
-    pub poll: Duration,
+    /// Lease length (heartbeats come every third of it); the store's default
+    /// when `None`.
+    pub lease_ttl: Option<Duration>,
+    /// How often an idle elf looks for work when nothing woke it; the
+    /// store's default when `None`.
+    pub poll: Option<Duration>,
     /// How long a stopping elf lets running jobs finish before releasing them.
     pub grace: Duration,
+    /// A name for this instance, shown by `mycelium elves` (`mycelium
+    /// launch` sets `group.replica`).
+    pub label: Option<String>,
+    /// Whether to keep suspended flows in memory, to resume them without
+    /// replaying their history (off: every run replays from the start).
+    pub keep_flows: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            store: storage::DEFAULT_URL.to_owned(),
             slots: 8,
-            lease_ttl: Duration::from_secs(30),
-            poll: Duration::from_millis(10),
+            lease_ttl: None,
+            poll: None,
             grace: Duration::from_secs(10),
+            label: std::env::var("MYCELIUM_LAUNCH").ok().filter(|l| !l.is_empty()),
+            keep_flows: std::env::var_os("MYCELIUM_FLOW_REPLAY").is_none(),
         }
     }
 }
 
 /// How often an elf without a doorbell line tries to open one.
 const REDIAL: Duration = Duration::from_secs(1);
-
+/// How often an elf on a local store looks for dead peers (their pids gone)
+/// and gives their jobs back, whether or not a coordinator leads.
+const SWEEP: Duration = Duration::from_millis(250);
 /// Write results at once when this many wait.
 const FLUSH_BATCH: usize = 256;
 /// Write waiting results at the latest this long after the first finished.
@@ -88,283 +169,524 @@ const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
 /// Jobs in flight: the lease, and a way to stop an async one.
 type Held = Arc<Mutex<HashMap<JobId, (Lease, tokio::task::AbortHandle)>>>;
+/// A finished job: its lease, the version that ran, the outcome.
+type Finished = (Lease, TaskSha, Done);
 
-/// Serves `elf` until `shutdown` resolves; then stops claiming, lets running
-/// jobs finish within the grace period, releases the rest and exits.
-pub async fn serve(elf: &Elf, options: &Options, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
+/// Serves `elf` from `store` until `shutdown` resolves; then stops claiming,
+/// lets running jobs finish within the grace period, releases the rest, and
+/// records a clean stop.
+pub async fn serve(
+    elf: &Elf,
+    store: Store,
+    options: &Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), storage::Error> {
     panic::install_hook();
-    let store = storage::open(&options.store)?;
-    let instance = InstanceId::random();
-    let versions: Vec<_> = elf.tasks.iter().map(|t| t.info.version()).collect();
-    let shas: HashMap<&str, TaskSha> = elf.tasks.iter().map(|t| (t.info.name, t.info.sha())).collect();
-    let ttl_ms = i64::try_from(options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut rt = Runtime::start(elf, store, options).await?;
+    let mut sup = Supervisor::new(rt.store.clone(), &elf.name, rt.instance.clone());
+    if let Err((hook, e)) = sup.run(&elf.hooks.on_start).await {
+        rt.stop().await?;
+        return Err(storage::Error::invalid(
+            format!("on-start hook `{hook}` of elf {}", elf.name),
+            format!("it failed: {e}"),
+            "fix what it needs; the elf stopped before claiming any job",
+        ));
+    }
+    sup.start(&elf.hooks.servers);
+    println!(
+        "elf {} ready: instance {} serving {} task(s){} on {}",
+        elf.name,
+        rt.instance,
+        elf.tasks.len(),
+        if elf.flows.is_empty() { String::new() } else { format!(" and {} flow(s)", elf.flows.len()) },
+        rt.store.url()
+    );
     {
-        let store = store.clone();
-        let me = ElfInstance {
-            instance: instance.clone(),
-            elf: elf.name.clone(),
-            host: Origin::current().host,
-            pid: std::process::id(),
-            build: Build {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                commit: option_env!("MYCELIUM_GIT_COMMIT").map(str::to_owned),
-                program: Some(Origin::current().program).filter(|p| !p.is_empty()),
-            },
-            tasks: versions.iter().map(|v| v.sha.clone()).collect(),
-            slots: options.slots,
-            started_at: now_ms(),
-            heartbeat_at: now_ms(),
-            lease_until: now_ms() + ttl_ms,
-            state: ElfState::Running,
-        };
-        blocking(move || {
-            store.record_tasks(&versions)?;
-            store.register_elf(&me)
+        let ended = sup.server_ended();
+        rt.run(async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = ended => {}
+            }
         })
         .await?;
     }
-    println!("elf {} ready: instance {} serving {} task(s) on {}", elf.name, instance, elf.tasks.len(), store.url());
+    let by_server = sup.ended.clone();
+    if let Some((name, out)) = &by_server {
+        match out {
+            Ok(()) => println!("elf {} stopping: server `{name}` ended", elf.name),
+            Err(e) => println!("elf {} stopping: server `{name}` crashed: {e}", elf.name),
+        }
+    }
+    sup.stop_servers(options.grace).await;
+    if let Some((name, Err(e))) = sup.ended.clone() {
+        let (store, me, elf_name) = (rt.store.clone(), rt.instance.clone(), elf.name.clone());
+        store.call(move |s| s.server_failed(&elf_name, &me, &name, &e)).await?;
+    }
+    rt.stop().await?;
+    if let Err((hook, e)) = sup.run(&elf.hooks.on_stop).await {
+        eprintln!("elf {}: on-stop hook `{hook}` failed: {e}", elf.name);
+    }
+    println!("elf {} stopped", elf.name);
+    if let Some((name, Err(e))) = sup.ended.clone() {
+        return Err(storage::Error::invalid(
+            format!("server `{name}` of elf {}", elf.name),
+            format!("it crashed: {e}"),
+            "the crash is recorded in the event log; the elf drained and stopped cleanly",
+        ));
+    }
+    Ok(())
+}
 
-    let endpoint = doorbell::Endpoint::for_store(&options.store);
-    let mut bell = match &endpoint {
-        Some(e) => doorbell::Bell::connect(e, &elf.name, &instance.0).await,
-        None => None,
-    };
-    let mut last_dial = Instant::now();
-    let held: Held = Arc::default();
-    let heartbeat = tokio::spawn(heartbeat_loop(store.clone(), instance.clone(), held.clone(), options.lease_ttl));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, TaskSha, Done)>();
-    let task_names: Vec<String> = elf.tasks.iter().map(|t| t.info.name.to_owned()).collect();
-    tokio::pin!(shutdown);
-    let mut stopping: Option<Instant> = None;
-    let mut completions: Vec<Completion> = Vec::new();
-    let mut last_version = store.change_counter().unwrap_or(0);
-    let mut last_claim = Instant::now();
-    let mut starved = false;
-    let mut flush_since: Option<Instant> = None;
-    loop {
-        while let Ok((lease, sha, done)) = done_rx.try_recv() {
-            settle(&store, &held, lease, sha, done, &mut completions).await?;
-        }
-        let in_flight = held.lock().map(|h| h.len()).unwrap_or(0) as u32;
-        if let Some(since) = stopping {
-            if !completions.is_empty() {
-                let batch = std::mem::take(&mut completions);
-                let s = store.clone();
-                blocking(move || s.complete(&batch)).await?;
-            }
-            if in_flight == 0 {
-                break;
-            }
-            if since.elapsed() >= options.grace {
-                release_all(&store, &held).await?;
-                break;
-            }
-        }
-        let free = if stopping.is_some() { 0 } else { options.slots.saturating_sub(in_flight) };
-        // Results are written with the next claim, in one transaction. They
-        // wait for the batch in flight to finish (so that one transaction
-        // carries the whole batch), but never longer than FLUSH_AFTER.
-        let flush_due = !completions.is_empty()
-            && (in_flight == 0
-                || completions.len() >= FLUSH_BATCH
-                || flush_since.is_some_and(|t: Instant| t.elapsed() >= FLUSH_AFTER));
-        let may_have_work = free > 0
-            && completions.is_empty()
-            && (!starved || last_claim.elapsed() >= Duration::from_millis(500) || {
-                let v = store.change_counter().unwrap_or(0);
-                let changed = v != last_version;
-                last_version = v;
-                changed
-            });
-        if flush_due || may_have_work {
-            let batch = std::mem::take(&mut completions);
-            flush_since = None;
-            let s = store.clone();
-            let (inst, name, names) = (instance.clone(), elf.name.clone(), task_names.clone());
-            let (_, mut readied, claimed) = inline(move || {
-                let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
-                s.complete_and_claim(&batch, &req)
+/// One elf instance at work.
+struct Runtime<'a> {
+    elf: &'a Elf,
+    store: Store,
+    options: &'a Options,
+    instance: InstanceId,
+    /// The lease length in milliseconds.
+    ttl_ms: i64,
+    /// The names of the tasks served (what claims ask for).
+    task_names: Vec<String>,
+    /// The version of each task served.
+    shas: HashMap<&'static str, TaskSha>,
+    /// Jobs running now.
+    held: Held,
+    /// Finished jobs report here.
+    done_tx: mpsc::UnboundedSender<Finished>,
+    done_rx: mpsc::UnboundedReceiver<Finished>,
+    /// Results waiting to be written with the next claim.
+    completions: Vec<Completion>,
+    /// When the oldest waiting result finished.
+    flush_since: Option<Instant>,
+    /// The line to the coordinator's doorbell, when one is open.
+    bell: Option<doorbell::Bell>,
+    endpoint: Option<doorbell::Endpoint>,
+    last_dial: Instant,
+    /// Whether the last claim found less work than there were free slots.
+    starved: bool,
+    last_claim: Instant,
+    /// The store's change counter when last looked at.
+    last_version: i64,
+    last_sweep: Instant,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// The flows served: reports for the next turn, flows kept in memory.
+    flows: Flows,
+    /// The names of the flows served.
+    flow_names: Vec<String>,
+}
+
+impl<'a> Runtime<'a> {
+    /// Registers the instance and its task versions; opens the doorbell.
+    async fn start(elf: &'a Elf, store: Store, options: &'a Options) -> Result<Self, storage::Error> {
+        let instance = InstanceId::random();
+        let ttl = options.lease_ttl.unwrap_or(store.describe().lease);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut versions: Vec<_> = elf.tasks.iter().map(|t| t.info.version()).collect();
+        versions.extend(elf.flows.iter().map(|f| f.version()));
+        let declarations = elf.declarations()?;
+        let now = store.now();
+        let origin = Origin::current();
+        let pid = std::process::id();
+        let me = ElfInstance {
+            instance: instance.clone(),
+            elf: elf.name.clone(),
+            host: origin.host.clone(),
+            pid,
+            build: Build {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: option_env!("MYCELIUM_GIT_COMMIT").map(str::to_owned),
+                program: Some(origin.program.clone()).filter(|p| !p.is_empty()),
+            },
+            tasks: versions.iter().map(|v| v.sha.clone()).collect(),
+            slots: options.slots,
+            started_at: now,
+            heartbeat_at: now,
+            lease_until: now.saturating_add(ttl_ms),
+            state: ElfState::Running,
+            label: options.label.clone(),
+            process_start: host::process_start(pid),
+        };
+        store
+            .call(move |s| {
+                s.record_tasks(&versions)?;
+                s.register_elf(&me)?;
+                if declarations.is_empty() { Ok(()) } else { s.declare(&declarations) }
             })
             .await?;
-            if let Some(own) = readied.get_mut(&elf.name) {
-                *own = own.saturating_sub(claimed.len() as u32);
-            }
-            readied.retain(|_, n| *n > 0);
-            if let Some(b) = &bell {
-                b.ring(&readied);
-            }
-            last_claim = Instant::now();
-            starved = (claimed.len() as u32) < free;
-            let got = !claimed.is_empty();
-            for c in claimed {
-                start(elf, &shas, &held, c, done_tx.clone());
-            }
-            if got || !starved {
-                continue;
-            }
-        }
-        let wait = match flush_since {
-            Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
-            None => poll_interval(&options.store, options.poll),
+        let endpoint = doorbell::Endpoint::for_store(&store);
+        let bell = match &endpoint {
+            Some(e) => doorbell::Bell::connect(e, &elf.name, &instance.0).await,
+            None => None,
         };
-        if bell.as_ref().is_none_or(|b| !b.is_open()) && last_dial.elapsed() >= REDIAL {
-            last_dial = Instant::now();
-            bell = match &endpoint {
-                Some(e) => doorbell::Bell::connect(e, &elf.name, &instance.0).await,
-                None => None,
-            };
-        }
-        let ringer = bell.clone();
-        if flush_since.is_none()
-            && let Some(b) = &ringer
-        {
-            b.idle();
-        }
-        tokio::select! {
-            _ = async { if let Some(b) = &ringer { b.woken().await } else { std::future::pending::<()>().await } } => {
-                starved = false;
+        let held: Held = Arc::default();
+        let heartbeat = tokio::spawn(heartbeat_loop(store.clone(), instance.clone(), held.clone(), ttl));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let last_version = store.change_counter().unwrap_or(0);
+        Ok(Self {
+            elf,
+            options,
+            instance,
+            ttl_ms,
+            task_names: elf
+                .tasks
+                .iter()
+                .map(|t| t.info)
+                .chain(elf.flows.iter().map(|f| f.info))
+                .map(|i| i.name.to_owned())
+                .collect(),
+            shas: elf.tasks.iter().map(|t| (t.info.name, t.info.sha())).collect(),
+            held,
+            done_tx,
+            done_rx,
+            completions: Vec::new(),
+            flush_since: None,
+            bell,
+            endpoint,
+            last_dial: Instant::now(),
+            starved: false,
+            last_claim: Instant::now(),
+            last_version,
+            last_sweep: Instant::now(),
+            heartbeat: Some(heartbeat),
+            flows: Flows::new(&elf.flows, options.keep_flows),
+            flow_names: elf.flows.iter().map(|f| f.info.name.to_owned()).collect(),
+            store,
+        })
+    }
+
+    fn in_flight(&self) -> u32 {
+        self.held.lock().map(|h| h.len()).unwrap_or(0) as u32
+    }
+
+    /// Claims and runs jobs until `shutdown` resolves.
+    async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), storage::Error> {
+        tokio::pin!(shutdown);
+        loop {
+            while let Ok((lease, sha, done)) = self.done_rx.try_recv() {
+                self.settle(lease, sha, done).await?;
             }
-            Some((lease, sha, done)) = done_rx.recv() => {
-                settle(&store, &held, lease, sha, done, &mut completions).await?;
-                if !completions.is_empty() && flush_since.is_none() {
-                    flush_since = Some(Instant::now());
+            // Results taken here wait at most FLUSH_AFTER too, even while a
+            // long job stays in flight.
+            if !self.completions.is_empty() && self.flush_since.is_none() {
+                self.flush_since = Some(Instant::now());
+            }
+            self.sweep().await;
+            let free = self.options.slots.saturating_sub(self.in_flight());
+            // Results are written with the next claim, in one transaction.
+            // They wait for the batch in flight to finish (so that one
+            // transaction carries the whole batch), never longer than
+            // FLUSH_AFTER.
+            let writes = self.completions.len() + usize::from(self.flows.has_reports());
+            let flush_due = writes > 0
+                && (self.in_flight() == 0
+                    || self.completions.len() >= FLUSH_BATCH
+                    || self.flush_since.is_some_and(|t| t.elapsed() >= FLUSH_AFTER));
+            let may_have_work = free > 0 && writes == 0 && self.worth_claiming();
+            if flush_due || may_have_work {
+                let got = self.turn(free).await?;
+                if got || !self.starved {
+                    continue;
                 }
             }
-            _ = tokio::time::sleep(wait) => {}
-            _ = &mut shutdown, if stopping.is_none() => {
-                stopping = Some(Instant::now());
-                println!("elf {} stopping: finishing {} job(s)", elf.name, in_flight);
+            let wait = match self.flush_since {
+                Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
+                None => self.poll_wait(),
+            };
+            self.redial().await;
+            let ringer = self.bell.clone();
+            if self.flush_since.is_none()
+                && let Some(b) = &ringer
+            {
+                b.idle();
+            }
+            tokio::select! {
+                _ = async { if let Some(b) = &ringer { b.woken().await } else { std::future::pending::<()>().await } } => {
+                    self.starved = false;
+                }
+                Some((lease, sha, done)) = self.done_rx.recv() => {
+                    self.settle(lease, sha, done).await?;
+                }
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut shutdown => {
+                    println!("elf {} stopping: finishing {} job(s)", self.elf.name, self.in_flight());
+                    return Ok(());
+                }
             }
         }
     }
-    heartbeat.abort();
-    if let Some(b) = &bell {
-        b.bye();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let s = store.clone();
-    let me = instance.clone();
-    blocking(move || s.elf_gone(&me, false)).await?;
-    println!("elf {} stopped", elf.name);
-    Ok(())
-}
 
-/// How long an idle elf waits before looking at the store again: the
-/// configured poll on the embedded store (a local read costs a microsecond),
-/// 1–2 s with jitter on a remote one, where the doorbell carries the
-/// latency and polls are only the safety net.
-fn poll_interval(url: &str, local: Duration) -> Duration {
-    if url.starts_with("sqlite:") { local } else { Duration::from_millis(rand::random_range(1_000..2_000)) }
-}
-
-/// Starts a claimed job on the runtime.
-fn start(
-    elf: &Elf,
-    shas: &HashMap<&str, TaskSha>,
-    held: &Held,
-    c: Claimed,
-    done: mpsc::UnboundedSender<(Lease, TaskSha, Done)>,
-) {
-    let lease = c.lease;
-    let Some(task) = elf.find(&c.task) else {
-        // Claims filter on our task names, so this cannot happen; fail loudly if it does.
-        let report = runner::failed(
-            crate::model::FailureKind::BadInput,
-            format!("elf {} has no task `{}`", elf.name, c.task),
-            false,
-            &c.args,
-            &TaskSha::of_source(""),
-        );
-        let _ = done.send((lease, TaskSha::of_source(""), report));
-        return;
-    };
-    let sha = shas.get(task.info.name).cloned().unwrap_or_else(|| task.info.sha());
-    let handle = tokio::spawn(async move {
-        let outcome = runner::run(task, &c, &sha).await;
-        let _ = done.send((lease, sha, outcome));
-    });
-    if let Ok(mut h) = held.lock() {
-        h.insert(lease.job, (lease, handle.abort_handle()));
-    }
-}
-
-/// Files a finished job: a value joins the next batch; a failure is written
-/// at once.
-async fn settle(
-    store: &Arc<dyn Store>,
-    held: &Held,
-    lease: Lease,
-    sha: TaskSha,
-    done: Done,
-    completions: &mut Vec<Completion>,
-) -> Result<(), storage::Error> {
-    let still_ours = held.lock().map(|mut h| h.remove(&lease.job).is_some()).unwrap_or(false);
-    if !still_ours {
-        // Cancelled or lost at a heartbeat: the result must not be reported.
-        return Ok(());
-    }
-    match done {
-        Done::Value(value) => {
-            let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
-            let limit = store.limits().max_payload;
-            if size > limit {
-                let report = runner::failed(
-                    crate::model::FailureKind::Error,
-                    format!("the task's value is {size} bytes, over the store's limit of {limit} bytes"),
-                    false,
-                    &serde_json::Value::Null,
-                    &sha,
-                );
-                return settle_failure(store, lease, report).await;
-            }
-            completions.push(Completion { lease, ran_sha: Some(sha), value });
-            Ok(())
+    /// Whether a claim may find work: after a starved claim, only when the
+    /// store changed or a while passed.
+    fn worth_claiming(&mut self) -> bool {
+        if !self.starved
+            || self.last_claim.elapsed() >= Duration::from_millis(500)
+            || self.flows.timer_due(self.store.now())
+        {
+            return true;
         }
-        Done::Failed(report) => settle_failure(store, lease, Done::Failed(report)).await,
+        let v = self.store.change_counter().unwrap_or(0);
+        let changed = v != self.last_version;
+        self.last_version = v;
+        changed
     }
-}
 
-async fn settle_failure(store: &Arc<dyn Store>, lease: Lease, done: Done) -> Result<(), storage::Error> {
-    let Done::Failed(report) = done else { return Ok(()) };
-    let s = store.clone();
-    blocking(move || s.fail(&lease, &report)).await?;
-    Ok(())
-}
+    /// How long to wait idle: the store's poll interval, drawn at random
+    /// between its bounds so that many elves do not poll in step.
+    fn poll_wait(&self) -> Duration {
+        let poll = match self.options.poll {
+            Some(p) => p,
+            None => {
+                let (lo, hi) = self.store.describe().poll;
+                if hi > lo { rand::random_range(lo..=hi) } else { lo }
+            }
+        };
+        // A flow's timer wakes the elf when it is due.
+        self.flows.until_timer(self.store.now()).map_or(poll, |t| t.min(poll))
+    }
 
-async fn release_all(store: &Arc<dyn Store>, held: &Held) -> Result<(), storage::Error> {
-    let leases: Vec<Lease> = held
-        .lock()
-        .map(|mut h| {
-            h.drain()
-                .map(|(_, (lease, abort))| {
-                    abort.abort();
-                    lease
+    /// Writes waiting results and claims up to `free` jobs, in one
+    /// transaction; starts what it claimed. Returns whether it claimed any.
+    async fn turn(&mut self, free: u32) -> Result<bool, storage::Error> {
+        let batch = std::mem::take(&mut self.completions);
+        self.flush_since = None;
+        let (inst, name, names, ttl_ms) =
+            (self.instance.clone(), self.elf.name.clone(), self.task_names.clone(), self.ttl_ms);
+        let (mut readied, claimed, mut resumes) = if self.flows.serves_any() {
+            let reports = self.flows.take_reports();
+            let flow_names = self.flow_names.clone();
+            let turn: FlowTurn = self
+                .store
+                .call(move |s| {
+                    let request = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
+                    s.flow_turn(&batch, &reports, &FlowClaim { request, flows: &flow_names })
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    if leases.is_empty() {
-        return Ok(());
+                .await?;
+            self.flows.committed(&turn.committed);
+            self.flows.set_next_timer(turn.next_timer);
+            let resumes: HashMap<_, _> = turn.resumes.into_iter().map(|r| (r.job, r)).collect();
+            (turn.readied, turn.claimed, resumes)
+        } else {
+            let Turn { outcomes: _, readied, claimed } = self
+                .store
+                .call(move |s| {
+                    let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
+                    s.complete_and_claim(&batch, &req)
+                })
+                .await?;
+            (readied, claimed, HashMap::new())
+        };
+        if let Some(own) = readied.get_mut(&self.elf.name) {
+            *own = own.saturating_sub(claimed.len() as u32);
+        }
+        readied.retain(|_, n| *n > 0);
+        if let Some(b) = &self.bell {
+            b.ring(&readied);
+        }
+        self.last_claim = Instant::now();
+        self.starved = (claimed.len() as u32) < free;
+        let got = !claimed.is_empty();
+        for c in claimed {
+            let resume = resumes.remove(&c.lease.job);
+            self.start_job(c, resume);
+        }
+        Ok(got)
     }
-    let s = store.clone();
-    blocking(move || s.release(&leases)).await?;
-    Ok(())
+
+    /// On a local store, gives back the jobs of peers whose process is gone,
+    /// so that a killed elf's work resumes within a second whether or not a
+    /// coordinator leads.
+    async fn sweep(&mut self) {
+        if self.store.describe().locality != Locality::Local || self.last_sweep.elapsed() < SWEEP {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let me = host::name();
+        let reaped = self.store.call(move |s| s.reap_dead(&me, |e| host::is_alive(e.pid, e.process_start))).await;
+        match reaped {
+            Ok(r) if !r.lost_elves.is_empty() => {
+                tracing::info!(lost = r.lost_elves.len(), "gave back the jobs of dead elf instances");
+                if let Some(b) = &self.bell {
+                    b.ring(&r.readied);
+                }
+                self.starved = false;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not look for dead elves: {e}"),
+        }
+    }
+
+    /// Reopens the doorbell line when it is closed.
+    async fn redial(&mut self) {
+        if self.bell.as_ref().is_some_and(|b| b.is_open()) || self.last_dial.elapsed() < REDIAL {
+            return;
+        }
+        self.last_dial = Instant::now();
+        self.bell = match &self.endpoint {
+            Some(e) => doorbell::Bell::connect(e, &self.elf.name, &self.instance.0).await,
+            None => None,
+        };
+    }
+
+    /// Starts a claimed job on the runtime (a flow with what resuming it
+    /// needs).
+    fn start_job(&mut self, c: Claimed, resume: Option<storage::Resume>) {
+        let lease = c.lease;
+        let done = self.done_tx.clone();
+        if let (Some(def), Some(resume)) = (self.flows.find(&c.task), resume) {
+            let handle = self.flows.start(def, c, resume, self.store.clone(), done);
+            if let Ok(mut h) = self.held.lock() {
+                h.insert(lease.job, (lease, handle.abort_handle()));
+            }
+            return;
+        }
+        let Some(task) = self.elf.find(&c.task) else {
+            // Claims filter on our task names, so this cannot happen; fail loudly if it does.
+            let report = runner::failed(
+                FailureKind::BadInput,
+                format!("elf {} has no task `{}`", self.elf.name, c.task),
+                false,
+                &c.args,
+                &TaskSha::of_source(""),
+            );
+            let _ = done.send((lease, TaskSha::of_source(""), report));
+            return;
+        };
+        let sha = self.shas.get(task.info.name).cloned().unwrap_or_else(|| task.info.sha());
+        let bus = Bus::for_job(
+            self.store.clone(),
+            format!("{}/{}", self.elf.name, task.info.name),
+            self.bell.clone(),
+            lease.job,
+        );
+        let cx = Context::for_job(bus, lease.job, c.run, c.attempt);
+        // One span per job run (exported with OpenTelemetry by the `otel`
+        // feature), with its run and job ids and how it ended.
+        let span = tracing::info_span!(
+            "job",
+            run = c.run.0,
+            job = lease.job.0,
+            epoch = lease.epoch,
+            elf = %self.elf.name,
+            task = %task.info.name,
+            attempt = c.attempt,
+            outcome = tracing::field::Empty,
+        );
+        let handle = tokio::spawn(async move {
+            use tracing::Instrument;
+            let outcome = runner::run(task, &c, &sha, cx).instrument(span.clone()).await;
+            span.record(
+                "outcome",
+                match &outcome {
+                    Done::Value(_) | Done::Flow(_) => "succeeded",
+                    Done::Failed(_) => "failed",
+                },
+            );
+            let _ = done.send((lease, sha, outcome));
+        });
+        if let Ok(mut h) = self.held.lock() {
+            h.insert(lease.job, (lease, handle.abort_handle()));
+        }
+    }
+
+    /// Files a finished job: a value joins the next batch; a failure is
+    /// written at once.
+    async fn settle(&mut self, lease: Lease, sha: TaskSha, done: Done) -> Result<(), storage::Error> {
+        let still_ours = self.held.lock().map(|mut h| h.remove(&lease.job).is_some()).unwrap_or(false);
+        if !still_ours {
+            // Cancelled or lost at a heartbeat: the result must not be reported.
+            return Ok(());
+        }
+        if matches!(done, Done::Value(_) | Done::Flow(_)) && self.flush_since.is_none() {
+            // Written with the next turn, at the latest FLUSH_AFTER from now.
+            self.flush_since = Some(Instant::now());
+        }
+        match done {
+            Done::Value(value) => {
+                self.completions.push(Completion { lease, ran_sha: Some(sha), value });
+                Ok(())
+            }
+            Done::Failed(report) => {
+                self.store.call(move |s| s.fail(&lease, &report)).await?;
+                Ok(())
+            }
+            Done::Flow(ran) => {
+                self.flows.settled(*ran);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops: lets running jobs finish within the grace period, releases the
+    /// rest, records a clean stop, then says goodbye on the doorbell.
+    async fn stop(&mut self) -> Result<(), storage::Error> {
+        let since = Instant::now();
+        loop {
+            while let Ok((lease, sha, done)) = self.done_rx.try_recv() {
+                self.settle(lease, sha, done).await?;
+            }
+            if !self.completions.is_empty() || self.flows.has_reports() {
+                self.turn(0).await?;
+            }
+            if self.in_flight() == 0 || since.elapsed() >= self.options.grace {
+                break;
+            }
+            if let Ok(Some((lease, sha, done))) =
+                tokio::time::timeout(self.options.grace.saturating_sub(since.elapsed()), self.done_rx.recv()).await
+            {
+                self.settle(lease, sha, done).await?;
+            }
+        }
+        self.release_all().await?;
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+        // The store hears of the clean stop before the doorbell closes, so a
+        // closed line is never mistaken for a death.
+        let me = self.instance.clone();
+        self.store.call(move |s| s.elf_gone(&me, Departure::Stopped)).await?;
+        if let Some(b) = &self.bell {
+            b.bye().await;
+        }
+        Ok(())
+    }
+
+    async fn release_all(&mut self) -> Result<(), storage::Error> {
+        let leases: Vec<Lease> = self
+            .held
+            .lock()
+            .map(|mut h| {
+                h.drain()
+                    .map(|(_, (lease, abort))| {
+                        abort.abort();
+                        lease
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let released = self.store.call(move |s| s.release(&leases)).await?;
+        if let Some(b) = &self.bell {
+            b.ring(&released.readied);
+        }
+        Ok(())
+    }
 }
 
 /// Renews the elf's leases every third of the TTL; drops jobs that were
 /// cancelled or lost so their results are never reported.
-async fn heartbeat_loop(store: Arc<dyn Store>, instance: InstanceId, held: Held, ttl: Duration) {
+async fn heartbeat_loop(store: Store, instance: InstanceId, held: Held, ttl: Duration) {
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let mut tick = tokio::time::interval(ttl / 3);
     tick.tick().await;
     loop {
         tick.tick().await;
         let leases: Vec<Lease> = held.lock().map(|h| h.values().map(|(l, _)| *l).collect()).unwrap_or_default();
-        let s = store.clone();
         let me = instance.clone();
         let sent = leases.clone();
-        match blocking(move || s.heartbeat(&me, &sent, ttl_ms)).await {
+        match store.call(move |s| s.heartbeat(&me, &sent, ttl_ms)).await {
             Ok(outcomes) => {
                 for (lease, outcome) in leases.iter().zip(outcomes) {
                     if outcome != Outcome::Ok
@@ -379,28 +701,4 @@ async fn heartbeat_loop(store: Arc<dyn Store>, instance: InstanceId, held: Held,
             Err(e) => tracing::warn!("heartbeat failed: {e}"),
         }
     }
-}
-
-/// Runs the hot path's store call on this worker thread (telling the
-/// runtime, which moves its other tasks away), sparing a hand-off to a
-/// blocking thread and back on every batch; on a current-thread runtime it
-/// falls back to a blocking thread.
-async fn inline<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
-) -> Result<T, storage::Error> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        tokio::task::block_in_place(f)
-    } else {
-        blocking(f).await
-    }
-}
-
-/// Runs a store call on a blocking thread.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
-) -> Result<T, storage::Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| storage::Error::backend("run a store call", std::io::Error::other(e.to_string())))?
 }

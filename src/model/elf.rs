@@ -6,8 +6,21 @@ use serde::{Deserialize, Serialize};
 use super::{InstanceId, Millis, TaskSha};
 
 /// How an elf instance stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ElfState {
     /// Heartbeating.
@@ -18,28 +31,7 @@ pub enum ElfState {
     Lost,
 }
 
-impl ElfState {
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ElfState::Running => "running",
-            ElfState::Stopped => "stopped",
-            ElfState::Lost => "lost",
-        }
-    }
-}
-
-impl std::str::FromStr for ElfState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "running" => Ok(ElfState::Running),
-            "stopped" => Ok(ElfState::Stopped),
-            "lost" => Ok(ElfState::Lost),
-            _ => Err(format!("`{s}` is not an elf state: expected running, stopped or lost")),
-        }
-    }
-}
+super::names::named!(ElfState, "elf state");
 
 /// What an elf binary was built from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -79,4 +71,13 @@ pub struct ElfInstance {
     pub lease_until: Millis,
     /// How it stands.
     pub state: ElfState,
+    /// A name given by whoever started it (`mycelium launch` sets
+    /// `group.replica`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// When its process started, in the host's own units (clock ticks since
+    /// boot on Linux): with `pid`, tells a dead process from a new one that
+    /// reused its pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
 }

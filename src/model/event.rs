@@ -8,8 +8,21 @@ use serde_json::Value;
 use super::{JobId, JobState, Millis, RunId};
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
     /// A run was created.
@@ -18,6 +31,8 @@ pub enum EventKind {
     RunFinished,
     /// An ended run was reopened by a retry.
     RunReopened,
+    /// A run opened to take its jobs in chunks was sealed: it takes no more.
+    RunSealed,
     /// A job changed state (the new state is in `state`).
     JobState,
     /// A task version was first recorded.
@@ -26,37 +41,17 @@ pub enum EventKind {
     ElfStarted,
     /// An elf instance stopped or was found dead.
     ElfStopped,
+    /// An elf declared its agents: signals, receivers, queues, schedules.
+    AgentsDeclared,
+    /// A schedule was paused, resumed, triggered, or dropped ticks.
+    ScheduleChanged,
+    /// A long-running server inside an elf crashed; the elf stopped.
+    ServerFailed,
+    /// A signal was sent to a flow (its name and id are in the data).
+    SignalSent,
 }
 
-impl EventKind {
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::RunCreated => "run_created",
-            EventKind::RunFinished => "run_finished",
-            EventKind::RunReopened => "run_reopened",
-            EventKind::JobState => "job_state",
-            EventKind::TaskRecorded => "task_recorded",
-            EventKind::ElfStarted => "elf_started",
-            EventKind::ElfStopped => "elf_stopped",
-        }
-    }
-
-    /// The kind named `s`.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            EventKind::RunCreated,
-            EventKind::RunFinished,
-            EventKind::RunReopened,
-            EventKind::JobState,
-            EventKind::TaskRecorded,
-            EventKind::ElfStarted,
-            EventKind::ElfStopped,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+super::names::named!(EventKind, "event kind");
 
 /// One entry of the event log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

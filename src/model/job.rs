@@ -11,11 +11,26 @@ use super::{InstanceId, JobId, Millis, RetryPolicy, RunId, RunSpec, TaskSha};
 /// Where a job is in its life.
 ///
 /// `pending` (unmet dependencies) -> `ready` -> `claimed` -> `succeeded`, or
-/// back to `ready` (a retry, a released or expired lease), or `failed`.
+/// back to `ready` (a retry, a released or expired lease), or `failed`. A
+/// flow that suspends goes from `claimed` to `waiting`, and back to `ready`
+/// when what it awaits happens.
 /// Consumers of a failed job become `upstream_failed`; any job not yet final
 /// can be `cancelled`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum JobState {
     /// Waiting for producers to succeed.
@@ -24,6 +39,9 @@ pub enum JobState {
     Ready,
     /// An elf holds a lease on it.
     Claimed,
+    /// A flow suspended until what it awaits (a child job, a timer, a
+    /// signal) happens: it holds no lease, no slot and no process.
+    Waiting,
     /// Its result is stored.
     Succeeded,
     /// Its last attempt failed and no attempt is left.
@@ -34,50 +52,12 @@ pub enum JobState {
     Cancelled,
 }
 
+super::names::named!(JobState, "job state");
+
 impl JobState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 7] = [
-        JobState::Pending,
-        JobState::Ready,
-        JobState::Claimed,
-        JobState::Succeeded,
-        JobState::Failed,
-        JobState::UpstreamFailed,
-        JobState::Cancelled,
-    ];
-
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Pending => "pending",
-            JobState::Ready => "ready",
-            JobState::Claimed => "claimed",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::UpstreamFailed => "upstream_failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
     /// Whether nothing more happens to the job (short of a manual retry).
     pub fn is_final(self) -> bool {
         matches!(self, JobState::Succeeded | JobState::Failed | JobState::UpstreamFailed | JobState::Cancelled)
-    }
-}
-
-impl std::str::FromStr for JobState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        JobState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-            format!("`{s}` is not a job state: expected one of {}", names.join(", "))
-        })
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -161,6 +141,9 @@ pub struct Submitted {
     pub existing: bool,
     /// How many of the jobs were ready at once.
     pub ready: u32,
+    /// Of those, how many per elf (to wake as many idle elves).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub readied: std::collections::BTreeMap<String, u32>,
 }
 
 /// A job as stored.
@@ -188,10 +171,17 @@ pub struct Job {
     pub attempt: u32,
     /// Attempts allowed (the policy's, raised by manual retries).
     pub max_attempts: u32,
+    /// Attempts lost to infrastructure (a dead or silent elf): not charged
+    /// to `attempt`, bounded by the retry policy's `max_lost`.
+    #[serde(default)]
+    pub lost: u32,
     /// Retry policy.
     pub retry: RetryPolicy,
     /// Per-attempt time limit in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// The flow job whose command created it, for a flow's child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<JobId>,
     /// The version the driver expected, if any.
     pub expected_sha: Option<TaskSha>,
     /// The version that ran (last attempt).
@@ -240,6 +230,9 @@ pub enum Outcome {
     LeaseLost,
     /// The job was cancelled: nothing written; stop working on it.
     Cancelled,
+    /// The write was invalid (a result over the store's size limit): the
+    /// attempt was recorded as a failure instead.
+    Refused,
 }
 
 /// A job handed to an elf by a claim.

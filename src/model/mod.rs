@@ -4,8 +4,10 @@
 mod elf;
 mod event;
 mod failure;
+mod flow;
 mod ids;
 mod job;
+pub(crate) mod names;
 mod run;
 mod task;
 mod time;
@@ -13,6 +15,7 @@ mod time;
 pub use elf::{Build, ElfInstance, ElfState};
 pub use event::{Event, EventKind};
 pub use failure::{Failure, FailureKind, FailureReport, Frame};
+pub use flow::{Command, Mismatch, Signal, SignalId, Step, StepKind};
 pub use ids::{FailureId, InstanceId, JobId, RunId, TaskSha};
 pub use job::{Claimed, Completion, Job, JobSpec, JobState, Lease, Outcome, Submission, Submitted};
 pub use run::{Origin, Run, RunSpec, RunState};

@@ -1,7 +1,6 @@
 //! Runs: one orchestration each.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -9,8 +8,21 @@ use serde::{Deserialize, Serialize};
 use super::{Millis, RunId};
 
 /// How a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum RunState {
     /// Some job is not final yet.
@@ -23,39 +35,12 @@ pub enum RunState {
     Cancelled,
 }
 
+super::names::named!(RunState, "run state");
+
 impl RunState {
-    /// Every state.
-    pub const ALL: [RunState; 4] = [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Cancelled];
-
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::Cancelled => "cancelled",
-        }
-    }
-
     /// Whether the run has ended.
     pub fn is_final(self) -> bool {
         self != RunState::Running
-    }
-}
-
-impl std::str::FromStr for RunState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        RunState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("`{s}` is not a run state: expected running, succeeded, failed or cancelled"))
-    }
-}
-
-impl fmt::Display for RunState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -129,4 +114,25 @@ pub struct Run {
     pub open: u64,
     /// Jobs that failed, could not run or were cancelled.
     pub failed: u64,
+    /// Whether the run takes no more jobs. A run submitted in one piece is
+    /// sealed from the start; a run opened with
+    /// [`Store::open_run`](crate::storage::Store::open_run) takes chunks of
+    /// jobs until its driver seals it (or it is cancelled), and does not
+    /// finish before, even when every job so far is final. Runs stored
+    /// before runs could be opened count as sealed.
+    #[serde(default = "sealed_by_default")]
+    pub sealed: bool,
+}
+
+impl Run {
+    /// Its state as people read it: `open` for a running run that still
+    /// takes jobs (not sealed yet), else its state's name.
+    pub fn status(&self) -> &'static str {
+        if self.state == RunState::Running && !self.sealed { "open" } else { self.state.as_str() }
+    }
+}
+
+/// Runs stored before runs could be opened took no more jobs.
+fn sealed_by_default() -> bool {
+    true
 }

@@ -52,6 +52,10 @@ pub struct Signature {
     pub is_async: bool,
     /// Whether the task returns a `Result` whose error fails the job.
     pub fallible: bool,
+    /// Whether it is a flow (`#[mycelium::flow]`): orchestration code that
+    /// records its commands and may wait for signals.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flow: bool,
 }
 
 /// One argument of a task.
@@ -75,15 +79,33 @@ pub struct RetryPolicy {
     /// Whether to draw each delay uniformly from [delay/2, delay] so that
     /// jobs that failed together don't retry together.
     pub jitter: bool,
+    /// Attempts that may be lost to infrastructure (the elf running the job
+    /// died or fell silent) before the job is failed as a poison job. Such
+    /// losses are not the task's fault: they never use `max_attempts`.
+    #[serde(default = "RetryPolicy::default_max_lost")]
+    pub max_lost: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 1, backoff: Backoff::Fixed { delay_ms: 0 }, max_delay_ms: 60_000, jitter: false }
+        Self {
+            max_attempts: 1,
+            backoff: Backoff::Fixed { delay_ms: 0 },
+            max_delay_ms: 60_000,
+            jitter: false,
+            max_lost: Self::DEFAULT_MAX_LOST,
+        }
     }
 }
 
 impl RetryPolicy {
+    /// Infrastructure losses a job survives by default.
+    pub const DEFAULT_MAX_LOST: u32 = 5;
+
+    fn default_max_lost() -> u32 {
+        Self::DEFAULT_MAX_LOST
+    }
+
     /// The delay before attempt `next_attempt` (2 for the first retry), before
     /// jitter, capped at `max_delay_ms`.
     pub fn delay_ms(&self, next_attempt: u32) -> u64 {
@@ -130,6 +152,7 @@ mod tests {
     #[test]
     fn exponential_backoff_grows_and_is_capped() {
         let p = RetryPolicy {
+            max_lost: 5,
             max_attempts: 10,
             backoff: Backoff::Exponential { initial_ms: 100, factor: 2.0 },
             max_delay_ms: 1_000,
@@ -144,7 +167,12 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_half_and_full_delay() {
-        let p = RetryPolicy { jitter: true, backoff: Backoff::Fixed { delay_ms: 1000 }, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_lost: 5,
+            jitter: true,
+            backoff: Backoff::Fixed { delay_ms: 1000 },
+            ..RetryPolicy::default()
+        };
         for _ in 0..100 {
             let d = p.jittered_delay_ms(2);
             assert!((500..=1000).contains(&d), "{d}");

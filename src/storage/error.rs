@@ -19,6 +19,15 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// There is no store where one was expected, and the command may not
+    /// create one.
+    #[error(
+        "there is no store at `{store}` (check --store or MYCELIUM_URL; a store is created by the first coordinator, elf or driver that opens it, e.g. `mycelium coordinator --store {store}`)"
+    )]
+    NoStore {
+        /// The store URL.
+        store: String,
+    },
     /// The file exists but is not a mycelium store.
     #[error(
         "`{path}` is not a mycelium store: {detail} (point --store at a mycelium store, or at a path that does not exist yet to create one)"
@@ -87,6 +96,27 @@ pub enum Error {
     /// A referenced run does not exist.
     #[error("run {0} does not exist (list runs with `mycelium runs`)")]
     UnknownRun(RunId),
+    /// Jobs were added to a run that takes no more: sealed by its driver,
+    /// submitted in one piece, or cancelled.
+    #[error(
+        "run {run} is sealed ({state}) and takes no more jobs (open a new run for more work; `mycelium run {run}` shows it)"
+    )]
+    Sealed {
+        /// The run.
+        run: RunId,
+        /// Its state.
+        state: String,
+    },
+    /// A named signal, queue, exchange or schedule does not exist.
+    #[error("unknown {kind} `{name}`: {detail}")]
+    Unknown {
+        /// What it should have been (`signal`, `queue`, ...).
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// What exists, and how to make it exist.
+        detail: String,
+    },
     /// The submitted jobs depend on each other in a cycle.
     #[error(
         "the submitted jobs form a dependency cycle: {} (a job may only consume outputs of jobs that do not consume its own)",
@@ -138,9 +168,12 @@ impl Error {
             | Error::Invalid { .. }
             | Error::TooLarge { .. }
             | Error::Cycle(_)
+            | Error::Sealed { .. }
             | Error::NotAStore { .. }
             | Error::Unwritable { .. } => ErrorKind::BadInput,
-            Error::UnknownJob(_) | Error::UnknownRun(_) => ErrorKind::NotFound,
+            Error::UnknownJob(_) | Error::UnknownRun(_) | Error::NoStore { .. } | Error::Unknown { .. } => {
+                ErrorKind::NotFound
+            }
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::NewerSchema { .. } => ErrorKind::Incompatible,

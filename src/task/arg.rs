@@ -84,12 +84,28 @@ impl<T> Output<T> {
 
     /// The reference object standing for this output inside arguments, for
     /// building arguments by hand (see [`Arg::from_json`]).
+    ///
+    /// The output of a call not yet submitted names its orchestration too
+    /// (`{"$output": "#<orchestration>/<call>"}`), so that passing it into
+    /// another orchestration is refused at `call` instead of wiring silently
+    /// to that orchestration's call with the same index.
     pub fn to_json(&self) -> Value {
         match self.source {
-            Source::Local { index, .. } => refs::key_reference(&index.to_string(), &self.path),
+            Source::Local { builder, index } => refs::key_reference(&local_key(builder, index), &self.path),
             Source::Job(job) => refs::reference(job, &self.path),
         }
     }
+}
+
+/// The reference key of call `index` of orchestration `builder`.
+pub(crate) fn local_key(builder: u64, index: usize) -> String {
+    format!("#{builder:x}/{index}")
+}
+
+/// The orchestration and call a reference key made by [`local_key`] names.
+pub(crate) fn parse_local_key(key: &str) -> Option<(u64, usize)> {
+    let (b, i) = key.strip_prefix('#')?.split_once('/')?;
+    Some((u64::from_str_radix(b, 16).ok()?, i.parse().ok()?))
 }
 
 /// One argument of a call: JSON with output references, and the type it
@@ -327,6 +343,7 @@ impl<T> Call<T> {
     pub fn retries(mut self, attempts: u32, delay: Duration) -> Self {
         let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.options.retry = Some(RetryPolicy {
+            max_lost: RetryPolicy::DEFAULT_MAX_LOST,
             max_attempts: attempts,
             backoff: Backoff::Fixed { delay_ms },
             max_delay_ms: delay_ms.max(1),
@@ -364,12 +381,16 @@ mod tests {
         let a: Output<u64> = Output::new(Source::Local { builder: 1, index: 0 });
         let b: Output<u64> = Output::of_job(JobId(9));
         assert_eq!(IntoArg::<u64>::into_arg(3u64).json, Ok(json!(3)));
-        assert_eq!(a.clone().into_arg().json, Ok(json!({"$output": "0"})));
+        // An unsubmitted output names its orchestration and call.
+        assert_eq!(a.clone().into_arg().json, Ok(json!({"$output": "#1/0"})));
+        assert_eq!(parse_local_key("#1/0"), Some((1, 0)));
+        assert_eq!(parse_local_key(&local_key(0xdead_beef, 12)), Some((0xdead_beef, 12)));
+        assert_eq!(parse_local_key("0"), None);
         let list: Arg<Vec<u64>> = vec![a.clone(), b.clone()].into_arg();
-        assert_eq!(list.json, Ok(json!([{"$output": "0"}, {"$output": 9}])));
+        assert_eq!(list.json, Ok(json!([{"$output": "#1/0"}, {"$output": 9}])));
         assert_eq!(list.sources.len(), 2);
         let mixed: Arg<Vec<u64>> = vec![5u64.into_arg(), a.into_arg()].into_arg();
-        assert_eq!(mixed.json, Ok(json!([5, {"$output": "0"}])));
+        assert_eq!(mixed.json, Ok(json!([5, {"$output": "#1/0"}])));
         let w: Output<f64> = b.field("weight");
         assert_eq!(w.to_json(), json!({"$output": 9, "path": "/weight"}));
         let map: Arg<BTreeMap<String, u64>> = BTreeMap::from([("x".to_owned(), b)]).into_arg();

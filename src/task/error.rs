@@ -3,6 +3,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use super::ErrorSite;
+
 /// Why a task did not produce a value.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -15,8 +17,12 @@ pub enum TaskError {
         error: Box<dyn StdError + Send + Sync>,
         /// Whether another attempt may succeed.
         retryable: bool,
-        /// Where the error was turned into a failure.
+        /// Where the error was turned into a failure (after the task
+        /// returned), unresolved.
         backtrace: backtrace::Backtrace,
+        /// Where in the task's own code the error arose, when the `#[task]`
+        /// expansion saw it leave (a `?`, `return`, tail or `bail!`).
+        site: Option<ErrorSite>,
     },
 }
 
@@ -24,7 +30,15 @@ impl TaskError {
     /// Wraps a task's error; a [`Fatal`] one is not retried.
     pub fn from_error(error: Box<dyn StdError + Send + Sync>) -> Self {
         let retryable = !error.is::<Fatal>();
-        TaskError::Failed { error, retryable, backtrace: backtrace::Backtrace::new_unresolved() }
+        TaskError::Failed { error, retryable, backtrace: backtrace::Backtrace::new_unresolved(), site: None }
+    }
+
+    /// The same failure, arisen at `site` in the task's own code.
+    pub fn at(mut self, at: Option<ErrorSite>) -> Self {
+        if let TaskError::Failed { site, .. } = &mut self {
+            *site = at;
+        }
+        self
     }
 }
 

@@ -15,6 +15,8 @@ pub struct TaskInfo {
     pub elf: &'static str,
     /// The function's name.
     pub name: &'static str,
+    /// The function's path (`crate::module::name`).
+    pub path: &'static str,
     /// The exact source text of the function, doc comment and attributes
     /// included (from the first attribute after `#[task]` to the closing brace).
     pub source: &'static str,
@@ -66,6 +68,7 @@ impl RetryDefaults {
             Backoff::Exponential { initial_ms: self.delay_ms, factor: self.factor }
         };
         RetryPolicy {
+            max_lost: RetryPolicy::DEFAULT_MAX_LOST,
             max_attempts: self.max_attempts.max(1),
             backoff,
             max_delay_ms: self.max_delay_ms,
@@ -94,6 +97,7 @@ impl TaskInfo {
                 output: self.output.to_owned(),
                 is_async: self.is_async,
                 fallible: self.fallible,
+                flow: false,
             },
             doc: self.doc.to_owned(),
             first_seen: 0,
@@ -121,4 +125,6 @@ pub struct Task {
     pub info: &'static TaskInfo,
     /// How to run it.
     pub body: Body,
+    /// What it is to the agents: a receiver, a consumer, a scheduled task.
+    pub role: crate::agent::Role,
 }

@@ -8,7 +8,10 @@
 mod arg;
 mod error;
 mod info;
+pub(crate) mod site;
 
+pub(crate) use arg::parse_local_key;
 pub use arg::{AnyOutput, Arg, Call, CallOptions, IntoArg, Output, Source};
 pub use error::{Fatal, TaskError};
 pub use info::{Body, RetryDefaults, Task, TaskFuture, TaskInfo};
+pub use site::{ErrorSite, Traced};

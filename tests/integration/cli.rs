@@ -84,7 +84,7 @@ fn frame(function: &str, file: &str, line: u32, of_interest: bool) -> Frame {
 struct Fixture {
     url: String,
     _dir: tempfile::TempDir,
-    store: std::sync::Arc<dyn Store>,
+    store: Store,
     run: RunId,
     other: RunId,
     parse: JobId,
@@ -93,7 +93,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let (url, dir) = fresh_sqlite();
-    let store = mycelium::open(&url).expect("open");
+    let store = Store::open(&url).expect("open");
     let v1 = version("parser", "parse", PARSE_V1, "elves/src/parser.rs", 10);
     let dl = version("fetcher", "download", DOWNLOAD, "elves/src/fetcher.rs", 3);
     store.record_tasks(&[v1.clone(), dl.clone()]).expect("record");
@@ -111,6 +111,8 @@ fn fixture() -> Fixture {
             heartbeat_at: now_ms(),
             lease_until: now_ms() + 60_000,
             state: ElfState::Running,
+            label: None,
+            process_start: None,
         })
         .expect("register");
     let mut parse = JobSpec::new("parser", "parse", json!([{ "$output": "raw" }])).with_key("rows");
@@ -123,7 +125,7 @@ fn fixture() -> Fixture {
             JobSpec::new("stats", "sum", json!([{ "$output": "rows", "path": "/0" }])).with_key("total"),
         ],
     };
-    let (done, _) = store.submit(&submission).expect("submit");
+    let done = store.submit(&submission).expect("submit");
     let tasks = |t: &str| vec![t.to_owned()];
     let claim = |elf: &str, task: &str| {
         let names = tasks(task);
@@ -152,10 +154,11 @@ fn fixture() -> Fixture {
             inputs_truncated: attempt == 2,
             inputs_size: 4096,
             retryable: true,
+            mismatch: None,
         };
         store.fail(&c.lease, &report).expect("fail");
     }
-    let (other, _) = store
+    let other = store
         .submit(&Submission {
             run: RunSpec::named("pending"),
             jobs: vec![
@@ -180,7 +183,7 @@ fn listings_show_runs_jobs_elves_and_history() {
 
     let run = ok(&f.url, &["run", &f.run.to_string()]);
     has(&run, &["run 1 \"nightly\": failed", "1 succeeded", "1 failed", "1 upstream_failed", "rows", "parser/parse"]);
-    has(&run, &["2/2", "->", "/0", "mycelium failures --run 1"]);
+    has(&run, &["2/2", "->", "arg 0", "mycelium failures --run 1"]);
     let json: Value = serde_json::from_str(&ok(&f.url, &["run", "r1", "--json"])).expect("json");
     assert_eq!(json["jobs"].as_array().map(Vec::len), Some(3));
     assert_eq!(json["counts"]["upstream_failed"], 1);
@@ -201,13 +204,35 @@ fn listings_show_runs_jobs_elves_and_history() {
 fn graph_prints_dot_and_json() {
     let f = fixture();
     let dot = ok(&f.url, &["graph", "1"]);
-    has(&dot, &["digraph", "j1 -> j2", "label=\"/0\"", "parser/parse\\nfailed", "fillcolor=\"salmon\""]);
+    has(&dot, &["digraph", "j1 -> j2", "label=\"arg 0\"", "parser/parse\\nfailed", "fillcolor=\"salmon\""]);
     let json: Value = serde_json::from_str(&ok(&f.url, &["graph", "1", "--format", "json"])).expect("json");
     assert_eq!(json["nodes"].as_array().map(Vec::len), Some(3), "{json}");
     let edges = json["edges"].as_array().cloned().unwrap_or_default();
     assert_eq!(edges.len(), 2, "{json}");
-    assert!(edges.iter().any(|e| e["from"] == 2 && e["to"] == 3 && e["path"] == "/0"), "{json}");
+    assert!(edges.iter().any(|e| e["from"] == 2 && e["to"] == 3 && e["paths"] == json!(["/0"])), "{json}");
     fails(&f.url, &["graph", "1", "--format", "svg"], 1, &["`svg` is not a graph format"]);
+    // One edge per producer-consumer pair, however many places it feeds.
+    let m = || json!({ "$output": "m" });
+    let run = f
+        .store
+        .submit(&Submission {
+            run: RunSpec::named("pairs"),
+            jobs: vec![
+                JobSpec::new("fetcher", "download", json!(["x"])).with_key("m"),
+                JobSpec::new("parser", "parse", json!([[m(), m(), m()], [m()]])),
+            ],
+        })
+        .expect("submit")
+        .run;
+    let json: Value = serde_json::from_str(&ok(&f.url, &["graph", &run.to_string(), "--json"])).expect("json");
+    let edges = json["edges"].as_array().cloned().unwrap_or_default();
+    assert_eq!(edges.len(), 1, "{json}");
+    assert_eq!(edges[0]["paths"], json!(["/0/0", "/0/1", "/0/2", "/1/0"]), "{json}");
+    let dot = ok(&f.url, &["graph", &run.to_string()]);
+    assert_eq!(dot.matches(" -> ").count(), 1, "{dot}");
+    has(&dot, &["arg 0[0], arg 0[1], arg 0[2], arg 1[0]"]);
+    let run_json: Value = serde_json::from_str(&ok(&f.url, &["--json", "run", &run.to_string()])).expect("json");
+    assert_eq!(run_json["edges"].as_array().map(Vec::len), Some(1), "{run_json}");
 }
 
 #[test]
@@ -277,6 +302,13 @@ fn failure_tells_the_whole_story() {
     let upstream = failures.iter().find(|x| x.job == f.sum).expect("upstream failure");
     let story = ok(&f.url, &["failure", &format!("f{}", upstream.id)]);
     has(&story, &["upstream_failed in stats/sum", "parser/parse", "failed"]);
+    // It never ran: no replay, no version note; the failure upstream instead.
+    let cause = format!("cause: upstream job {} (parser/parse) failed: failure {} (panic): called", f.parse, second.id);
+    has(&story, &[&cause, &format!("see it with: mycelium failure {}", second.id)]);
+    assert!(!story.contains("reproduce:") && !story.contains("newer version"), "{story}");
+    let json: Value =
+        serde_json::from_str(&ok(&f.url, &["failure", &upstream.id.to_string(), "--json"])).expect("json");
+    assert_eq!((json["reproduce"].clone(), json["cause"]["id"].clone()), (Value::Null, json!(second.id.0)));
     fails(&f.url, &["failure", "999"], 3, &["failure 999 does not exist", "mycelium failures"]);
     fails(&f.url, &["failure", "x1"], 1, &["`x1` is not a failure id"]);
 }
@@ -318,6 +350,31 @@ fn cancel_follow_and_retry() {
     has(&ok(&f.url, &["history", &other]), &["run_reopened"]);
     has(&ok(&f.url, &["retry", &format!("r{other}")]), &["nothing to retry"]);
     fails(&f.url, &["retry", "j999"], 3, &["999"]);
+}
+
+#[test]
+fn a_closed_pipe_is_a_quiet_success() {
+    let f = fixture();
+    for args in
+        [&["--json", "runs"][..], &["runs"], &["--json", "failures"], &["failure", "1", "--json"], &["graph", "1"]]
+    {
+        // The reader is gone before the command writes a byte: every write
+        // meets EPIPE, as under `mycelium --json runs | head -0`.
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(MYCELIUM)
+            .arg("--store")
+            .arg(&f.url)
+            .args(args)
+            .env_remove("MYCELIUM_URL")
+            .stdout(writer)
+            .output()
+            .expect("run mycelium");
+        assert!(out.status.success() && out.stderr.is_empty(), "{}", show(args, &out));
+    }
+    let help = ok(&f.url, &["--help"]);
+    has(&help, &["retry", "Retries failed jobs"]);
+    assert!(!help.contains("not available"), "{help}");
 }
 
 #[test]

@@ -4,8 +4,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use mycelium::model::{FailureKind, JobState, RunState};
-use mycelium::storage::FailureQuery;
+use mycelium::__private::TaskInfo;
+use mycelium::model::{FailureKind, FailureReport, InstanceId, JobState, RunState};
+use mycelium::storage::{ClaimRequest, FailureQuery};
+use serde_json::Value;
 
 use crate::elves::{sender, trials, trials_v2};
 use crate::util::{MYCELIUM, Proc, fresh_sqlite, within};
@@ -47,6 +49,225 @@ fn a_panic_is_caught_with_its_backtrace_and_the_elf_keeps_serving() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains(">>") && text.contains("fruits[n as usize]"), "{text}");
     assert!(text.contains("replay"), "{text}");
+}
+
+/// The file line of `info`'s source that holds `needle` (exactly one does).
+fn line_of(info: &TaskInfo, needle: &str) -> u32 {
+    let found: Vec<usize> =
+        info.source.lines().enumerate().filter(|(_, l)| l.contains(needle)).map(|(i, _)| i).collect();
+    assert_eq!(found.len(), 1, "{needle:?} in\n{}", info.source);
+    info.line + found[0] as u32
+}
+
+/// `mycelium failure <id>`: the marked source line (as text) and the
+/// `failing_line` of `--json`.
+fn marked(url: &str, failure: mycelium::model::FailureId) -> (String, Value) {
+    let id = failure.to_string();
+    let out = Command::new(MYCELIUM).args(["--store", url, "failure", &id]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with(">>")).collect();
+    assert_eq!(marked.len(), 1, "one line marked in\n{text}");
+    let out = Command::new(MYCELIUM).args(["--store", url, "--json", "failure", &id]).output().expect("run");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    (marked[0].to_owned(), json["failing_line"].clone())
+}
+
+#[test]
+fn an_error_is_marked_at_the_line_where_it_arose() {
+    let (url, dir) = fresh_sqlite();
+    let _elf = Proc::elf("trials", &url, &[]);
+    let myc = mycelium::connect(&url).expect("connect");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let missing = dir.path().join("missing").display().to_string();
+    let (letters, empty, bad_line) = (file("letters", "abc\n"), file("empty", "\n"), file("bad", "1\nx\n"));
+    let mut o = myc.orchestration("errors");
+    // In call order: (task, the line that must be marked, what the error says).
+    let cases = [
+        // `?` on a std error (a `map_err`ed io::Error, boxed).
+        {
+            let _ = o.call(trials::read_number::call(missing.clone()));
+            (&trials::read_number::INFO, "read_to_string", "cannot read")
+        },
+        // `?` on a std error inside the tail: `Ok(text.parse()?)`.
+        {
+            let _ = o.call(trials::read_number::call(letters));
+            (&trials::read_number::INFO, "Ok(text.trim()", "invalid digit")
+        },
+        // `?` on the project's own error type.
+        {
+            let _ = o.call(trials::parse_setting::call("retries".to_owned()));
+            (&trials::parse_setting::INFO, "ok_or_else", "has no `=`")
+        },
+        {
+            let _ = o.call(trials::parse_setting::call("retries=many".to_owned()));
+            (&trials::parse_setting::INFO, "BadValue", "bad value")
+        },
+        // anyhow: `?` after `with_context`, `bail!`, `?` in a loop.
+        {
+            let _ = o.call(trials::sum_file::call(missing));
+            (&trials::sum_file::INFO, "cannot read {path}", "cannot read")
+        },
+        {
+            let _ = o.call(trials::sum_file::call(empty));
+            (&trials::sum_file::INFO, "bail!", "holds no number")
+        },
+        {
+            let _ = o.call(trials::sum_file::call(bad_line));
+            (&trials::sum_file::INFO, "is not a number", "`x` is not")
+        },
+        // An explicit `return Err(..)`, a tail `Err(..)`, and an async task's `?`.
+        {
+            let _ = o.call(trials::check_age::call(-3));
+            (&trials::check_age::INFO, "return Err", "age -3")
+        },
+        {
+            let _ = o.call(trials::refuse::call("no".to_owned()));
+            (&trials::refuse::INFO, "Err(mycelium::Fatal", "refused")
+        },
+        {
+            let _ = o.call(trials::halve_later::call(3, 5));
+            (&trials::halve_later::INFO, "is odd", "3 is odd")
+        },
+    ];
+    let run = o.submit_blocking().expect("submit");
+    within(Duration::from_secs(60), run.finished()).expect("the run ends");
+    for (index, (info, needle, says)) in cases.into_iter().enumerate() {
+        let job = run.jobs()[index];
+        let f = &failures_of(&myc, job)[0];
+        assert_eq!(f.report.kind, FailureKind::Error, "{}: {f:?}", info.name);
+        assert!(f.report.message.contains(says), "{}: {}", info.name, f.report.message);
+        let line = line_of(info, needle);
+        // The innermost frame of interest is the task's own, at that line.
+        let top = f.report.frames.iter().find(|fr| fr.of_interest).expect("a frame of interest");
+        assert_eq!((top.line, top.function.rsplit("::").next()), (Some(line), Some(info.name)), "{top:?}");
+        assert!(top.file.as_deref().is_some_and(|p| p.ends_with("/elves/trials/tasks.rs")), "{top:?}");
+        // No frame of mycelium's own is of interest.
+        for fr in f.report.frames.iter().filter(|fr| fr.of_interest) {
+            assert!(fr.file.as_deref().is_some_and(|p| p.contains("/elves/")), "{}: {fr:?}", info.name);
+        }
+        let (text, json) = marked(&url, f.id);
+        assert!(
+            text.starts_with(">>") && text.contains(&format!(" {line} |")) && text.contains(needle),
+            "{}: {text}",
+            info.name
+        );
+        assert_eq!(json, Value::from(line), "{}", info.name);
+    }
+}
+
+/// Tracebacks that a debug and a release build of elf-trials recorded
+/// (`mycelium --json failure <id>`, its `report.frames`), built in two
+/// directories, for `pick(7)` (a panic) and `read_number` of a missing file
+/// (an error returned with `?`). The release profile's
+/// `debug = "line-tables-only"` names inlined frames without their paths
+/// (`trace`, `{closure#0}`; the elf restores the task's own). Re-capture
+/// them when those two tasks' bodies change.
+const PROFILES: [(&str, FailureKind, &str, &str); 2] = [
+    (
+        "pick",
+        FailureKind::Panic,
+        include_str!("../fixtures/frames/debug-pick.json"),
+        include_str!("../fixtures/frames/release-pick.json"),
+    ),
+    (
+        "read_number",
+        FailureKind::Error,
+        include_str!("../fixtures/frames/debug-read_number.json"),
+        include_str!("../fixtures/frames/release-read_number.json"),
+    ),
+];
+
+#[test]
+fn one_failure_has_one_signature_in_debug_and_release_builds() {
+    let report = |kind: FailureKind, frames: &str| FailureReport {
+        frames: serde_json::from_str(frames).expect("fixture frames"),
+        ..FailureReport::new(kind, "the message does not count")
+    };
+    // This test's own elf (another build, another directory) fails the same way.
+    let (url, dir) = fresh_sqlite();
+    let elf = Proc::elf("trials", &url, &[]);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut o = myc.orchestration("profiles");
+    o.call(trials::pick::call(7));
+    o.call(trials::read_number::call(dir.path().join("missing").display().to_string()));
+    let run = o.submit_blocking().expect("submit");
+    within(Duration::from_secs(30), run.finished()).expect("the run ends");
+    drop(elf);
+    for (index, (task, kind, debug, release)) in PROFILES.into_iter().enumerate() {
+        let (debug, release) = (report(kind, debug), report(kind, release));
+        // The profiles name the other frames differently (`trace` for
+        // `backtrace::backtrace::libunwind::trace`)...
+        let names = |r: &FailureReport, of_interest: bool| {
+            r.frames.iter().filter(|f| f.of_interest == of_interest).map(|f| f.function.clone()).collect::<Vec<_>>()
+        };
+        assert_ne!(names(&debug, false), names(&release, false), "{task}: the profiles name the frames alike");
+        // ...but the frames of interest alike: the task's own, never mycelium's.
+        assert_eq!(names(&debug, true), names(&release, true), "{task}");
+        for f in debug.frames.iter().chain(&release.frames).filter(|f| f.of_interest) {
+            assert!(f.file.as_deref().is_some_and(|p| p.ends_with("/elves/trials/tasks.rs")), "{task}: {f:?}");
+        }
+        let signature = release.signature("trials", task);
+        assert_eq!(debug.signature("trials", task), signature, "{task}");
+        assert_eq!(failures_of(&myc, run.jobs()[index])[0].signature, signature, "{task}: this build's elf");
+    }
+
+    // `mycelium failures --group`: one group per failure, whatever built the elf.
+    let (url, _dir) = fresh_sqlite();
+    let store = mycelium::Store::open(&url).expect("open");
+    let mut o = mycelium::Mycelium::new(store.clone()).orchestration("profiles");
+    for _ in 0..2 {
+        o.call(trials::pick::call(7));
+        o.call(trials::read_number::call("/missing".to_owned()));
+    }
+    o.submit_blocking().expect("submit");
+    let instance = InstanceId::random();
+    let names = vec!["pick".to_owned(), "read_number".to_owned()];
+    let request = ClaimRequest { instance: &instance, elf: "trials", tasks: &names, max: 4, ttl_ms: 60_000 };
+    for claimed in store.claim(&request).expect("claim") {
+        let (_, kind, debug, release) = PROFILES[usize::from(claimed.task != "pick")];
+        // Jobs 1 and 2 fail as the debug elf recorded, 3 and 4 as the release one.
+        let frames = if claimed.lease.job.0 <= 2 { debug } else { release };
+        store.fail(&claimed.lease, &report(kind, frames)).expect("fail");
+    }
+    let out = Command::new(MYCELIUM).args(["--store", &url, "--json", "failures", "--group"]).output().expect("run");
+    let groups: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let counts: Vec<(Value, Value)> =
+        groups.as_array().expect("groups").iter().map(|g| (g["task"].clone(), g["count"].clone())).collect();
+    assert_eq!(counts.len(), 2, "{groups:#}");
+    assert!(counts.iter().all(|(_, n)| *n == 2), "{groups:#}");
+}
+
+#[test]
+fn an_upstream_failure_names_its_cause_instead_of_a_replay() {
+    let (url, _dir) = fresh_sqlite();
+    let _elf = Proc::elf("trials", &url, &[]);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut o = myc.orchestration("fruit");
+    let fruit = o.call(trials::pick::call(7));
+    let greeting = o.call(trials::greet::call(&fruit));
+    let run = o.submit_blocking().expect("submit");
+    within(Duration::from_secs(30), run.wait(&greeting)).expect_err("upstream failed");
+    let cause = &failures_of(&myc, run.jobs()[0])[0];
+    let upstream = &failures_of(&myc, run.jobs()[1])[0];
+    assert_eq!(upstream.report.kind, FailureKind::UpstreamFailed);
+    let out =
+        Command::new(MYCELIUM).args(["--store", &url, "failure", &upstream.id.to_string()]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let expected = format!(
+        "cause: upstream job {} (trials/pick) failed: failure {} (panic): index out of bounds",
+        run.jobs()[0],
+        cause.id
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert!(text.contains(&format!("see it with: mycelium failure {}", cause.id)), "{text}");
+    // greet has a recorded version, but this job never ran one: no note.
+    assert!(!text.contains("newer version") && !text.contains("reproduce:"), "{text}");
 }
 
 #[test]

@@ -55,12 +55,14 @@ fn two_instances_share_a_run_and_no_job_runs_twice() {
 
 #[test]
 fn a_sigkilled_elf_s_job_runs_again_elsewhere_with_one_result() {
+    // No retry options: the default policy allows one attempt, and losing
+    // the elf must not spend it.
     let (url, _dir) = fresh_sqlite();
     let _coordinator = Proc::coordinator(&url);
-    let mut doomed = Proc::elf("sender", &url, &["--lease-ttl-ms", "600"]);
+    let mut doomed = Proc::elf("sender", &url, &[]);
     let myc = mycelium::connect(&url).expect("connect");
     let mut o = myc.orchestration("crash");
-    let out = o.call(sender::slow::call(1500).retries(3, Duration::ZERO));
+    let out = o.call(sender::slow::call(1500));
     let run = o.submit_blocking().expect("submit");
     let job = run.jobs()[0];
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -68,16 +70,16 @@ fn a_sigkilled_elf_s_job_runs_again_elsewhere_with_one_result() {
         assert!(Instant::now() < deadline, "never claimed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    doomed.child.kill().expect("SIGKILL");
-    let _ = doomed.child.wait();
+    doomed.kill9();
     let _survivor = Proc::elf("sender", &url, &[]);
     let v: u64 = within(Duration::from_secs(30), run.wait(&out)).expect("value");
     assert_eq!(v, 1500);
     let j = myc.store().job(job).expect("job").expect("exists");
-    assert_eq!(j.attempt, 2);
+    assert_eq!((j.attempt, j.lost, j.max_attempts), (1, 1, 1), "the loss was charged to the task");
     let f = myc.store().failures(&FailureQuery { job: Some(job), ..Default::default() }).expect("failures");
     assert_eq!(f.len(), 1);
-    assert!(matches!(f[0].report.kind, FailureKind::LeaseExpired | FailureKind::ElfLost), "{:?}", f[0].report.kind);
+    assert_eq!(f[0].report.kind, FailureKind::ElfLost, "the death is evidence: no need to wait for the lease");
+    assert!(f[0].will_retry);
     assert_eq!(myc.store().results(&[job]).expect("results").len(), 1);
 }
 
@@ -108,43 +110,60 @@ fn a_failing_task_fails_its_consumers_and_explains_itself() {
 }
 
 #[test]
-fn the_coordinator_restarted_mid_run_and_sigterm_exits_cleanly() {
+fn the_coordinator_restarted_mid_run_gives_back_a_silent_elf_s_jobs() {
+    use rustix::process::{Pid, Signal, kill_process};
     let (url, _dir) = fresh_sqlite();
-    let coordinator = Proc::coordinator(&url);
-    let sender = Proc::elf("sender", &url, &["--slots", "2"]);
+    let mut coordinator = Proc::coordinator(&url);
+    let stuck = Proc::elf("sender", &url, &["--slots", "2", "--lease-ttl-ms", "600"]);
     let myc = mycelium::connect(&url).expect("connect");
     let mut o = myc.orchestration("restart");
     let outs: Vec<_> = (0..40).map(|_| o.call(sender::slow::call(20))).collect();
     let run = o.submit_blocking().expect("submit");
-    std::thread::sleep(Duration::from_millis(100));
-    drop(coordinator); // SIGKILL
-    let _again = Proc::coordinator(&url);
+    let store = myc.store();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .jobs(&JobQuery { run: Some(run.id()), states: vec![JobState::Claimed], ..Default::default() })
+        .expect("jobs")
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "nothing was claimed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The elf hangs (alive, silent) and the coordinator dies: nobody else can
+    // tell that the elf stopped working. Only the restarted coordinator can.
+    let pid = Pid::from_raw(stuck.pid() as i32).expect("pid");
+    kill_process(pid, Signal::STOP).expect("SIGSTOP the elf");
+    coordinator.kill9();
+    let mut again = Proc::coordinator(&url);
+    again.wait_for("is the leader", Duration::from_secs(10));
+    let reaped = again.wait_for("lost elf instance", Duration::from_secs(10));
+    assert!(reaped.contains(", 1 lost elf instance"), "{reaped}");
+    let elves = store.elves().expect("elves");
+    assert_eq!(elves.iter().find(|e| e.pid == stuck.pid()).map(|e| e.state), Some(mycelium::model::ElfState::Lost));
+    // Another elf finishes the run; the silent one, when it wakes, is fenced.
+    let worker = Proc::elf("sender", &url, &[]);
     let p = within(Duration::from_secs(60), run.finished()).expect("finished");
     assert_eq!((p.state, outs.len() as u64), (RunState::Succeeded, p.total));
-    assert!(sender.stop().success(), "an elf exits 0 on SIGTERM");
+    kill_process(pid, Signal::CONT).expect("SIGCONT the elf");
+    let jobs = store.jobs(&JobQuery { run: Some(run.id()), ..Default::default() }).expect("jobs");
+    assert!(jobs.iter().all(|j| j.state == JobState::Succeeded && j.attempt == 1), "a loss was charged");
+    assert_eq!(store.results(run.jobs()).expect("results").len(), 40);
+    assert!(worker.stop().success(), "an elf exits 0 on SIGTERM");
+    drop(stuck);
 }
 
 #[test]
 fn two_coordinators_on_one_store_elect_one_leader() {
     let (url, _dir) = fresh_sqlite();
-    let first = Proc::coordinator(&url);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let said = |p: &Proc, what: &str| -> bool {
-        while Instant::now() < deadline {
-            match p.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) if l.contains(what) => return true,
-                _ => {}
-            }
-        }
-        false
-    };
-    assert!(said(&first, "is the leader"));
+    let mut first = Proc::coordinator(&url);
+    first.wait_for("is the leader", Duration::from_secs(20));
     // The second cannot bind the doorbell socket the first holds, or stands by.
-    let second = Proc::start(env!("CARGO_BIN_EXE_mycelium"), &url, &["coordinator", "--tick-ms", "100"]);
+    let mut second = Proc::start(env!("CARGO_BIN_EXE_mycelium"), &url, &["coordinator", "--tick-ms", "100"]);
+    second.wait_for("is standing by", Duration::from_secs(20));
     let mut second_lines = Vec::new();
-    let until = Instant::now() + Duration::from_secs(3);
+    let until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < until {
-        if let Ok(l) = second.lines.recv_timeout(Duration::from_millis(100)) {
+        if let Some(l) = second.next_line(Duration::from_millis(100)) {
             second_lines.push(l);
         }
     }
@@ -154,9 +173,42 @@ fn two_coordinators_on_one_store_elect_one_leader() {
     let mut took_over = false;
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until && !took_over {
-        if let Ok(l) = second.lines.recv_timeout(Duration::from_millis(100)) {
+        if let Some(l) = second.next_line(Duration::from_millis(100)) {
             took_over = l.contains("is the leader");
         }
     }
     assert!(took_over, "the standby never took over: {second_lines:?}");
+}
+
+#[test]
+fn a_run_no_elf_serves_says_which_binary_to_start() {
+    let (url, _dir) = fresh_sqlite();
+    // An elf that once served the task, now stopped: its binary is known.
+    let once = Proc::elf("sender", &url, &[]);
+    assert!(once.stop().success());
+    let mut coordinator = Proc::coordinator(&url);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut o = myc.orchestration("unserved");
+    o.call(sender::send::call("hello".to_owned()));
+    let run = o.submit_blocking().expect("submit");
+    let out = std::process::Command::new(crate::util::MYCELIUM)
+        .args(["--store", &url, "run", &run.id().to_string()])
+        .output()
+        .expect("mycelium run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("waiting: 1 job(s) of sender/send wait for an elf: start `elf-sender`"), "{text}");
+    let json = std::process::Command::new(crate::util::MYCELIUM)
+        .args(["--store", &url, "--json", "run", &run.id().to_string()])
+        .output()
+        .expect("mycelium run --json");
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(json["unserved"][0]["program"], "elf-sender", "{json}");
+    // The coordinator says it too.
+    let said = coordinator.wait_for("waiting:", Duration::from_secs(30));
+    assert!(said.contains("elf-sender"), "{said}");
+    // Once an elf serves it, the run ends and nothing waits.
+    let _sender = Proc::elf("sender", &url, &[]);
+    within(Duration::from_secs(30), run.finished()).expect("finished");
+    assert!(run.unserved().expect("unserved").is_empty());
+    coordinator.kill9();
 }

@@ -4,8 +4,13 @@
 use std::fs;
 use std::path::Path;
 
-use mycelium::storage::sqlite::{Options, SqliteStore};
-use mycelium::storage::{Error, ErrorKind, open};
+use mycelium::__private::testing_hooks::{sqlite_at_version, sqlite_schema_version};
+use mycelium::Store;
+use mycelium::storage::{Error, ErrorKind};
+
+fn open(url: &str) -> Result<Store, Error> {
+    Store::open(url)
+}
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<_> = fs::read_dir(dir)
@@ -99,22 +104,26 @@ fn a_directory_is_not_a_store() {
 fn a_newer_schema_is_refused_and_an_older_one_migrated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("mycelium.db");
-    // An older build's store (schema version 1) with a job in it.
+    // An older build's store (schema version 1) with a job in it, written
+    // as that build wrote it.
+    assert_eq!(sqlite_at_version(&path, 1).expect("create v1"), 1);
     {
-        let old = SqliteStore::open_at_version(&path, Options::default(), 1).expect("create v1");
-        assert_eq!(old.schema_version().expect("version"), 1);
-        use mycelium::Store;
-        old.submit(&mycelium::model::Submission {
-            run: mycelium::model::RunSpec::named("old"),
-            jobs: vec![mycelium::model::JobSpec::new("e", "t", serde_json::json!([1]))],
-        })
-        .expect("submit on v1");
+        let conn = rusqlite::Connection::open(&path).expect("open v1");
+        conn.execute_batch(
+            "INSERT INTO runs(id, name, labels, created_by, created_at, state, total, open, failed) \
+               VALUES (1, 'old', '{}', '{}', 1, 'running', 1, 1, 0); \
+             INSERT INTO jobs(id, run, elf, task, args, state, unmet, ndeps, priority, max_attempts, retry, \
+               created_at, updated_at) VALUES (1, 1, 'e', 't', '[1]', 'ready', 0, 0, 0, 1, \
+               '{\"max_attempts\":1,\"backoff\":{\"kind\":\"fixed\",\"delay_ms\":0},\"max_delay_ms\":0,\"jitter\":false}', 1, 1);",
+        )
+        .expect("fill v1");
     }
-    let store = SqliteStore::open(&path, Options::default()).expect("migrate");
-    let latest = store.schema_version().expect("version");
+    let store = open(&format!("sqlite://{}", path.display())).expect("migrate");
+    let latest = sqlite_schema_version(&path).expect("version");
     assert!(latest > 1);
-    use mycelium::Store;
-    assert_eq!(store.jobs(&Default::default()).expect("jobs").len(), 1, "migration lost data");
+    let jobs = store.jobs(&Default::default()).expect("jobs");
+    assert_eq!(jobs.len(), 1, "migration lost data");
+    assert_eq!((jobs[0].lost, jobs[0].retry.max_lost), (0, 5), "new fields get their defaults");
     assert!(store.lead("coordinator", "me", 1000).expect("the v2 table exists"));
     drop(store);
     // Pretend a newer build wrote it.
@@ -124,4 +133,46 @@ fn a_newer_schema_is_refused_and_an_older_one_migrated() {
     assert!(matches!(err, Error::NewerSchema { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("upgrade mycelium"), "{err}");
     assert_eq!(fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn many_processes_creating_one_store_at_once_all_succeed() {
+    // They race to create and migrate it: none may see it half made.
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+        let children: Vec<_> = (0..10)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_mycelium"))
+                    .args(["--store", &url, "probe", "submit", "--runs", "1"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().expect("wait");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(open(&url).expect("open").runs(&Default::default()).expect("runs").len(), 10);
+    }
+}
+
+#[test]
+fn read_only_commands_do_not_create_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", path.display());
+    for args in [vec!["runs"], vec!["elves"], vec!["failures"], vec!["run", "1"], vec!["cancel", "1"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mycelium"))
+            .args(["--store", &url])
+            .args(&args)
+            .output()
+            .expect("run mycelium");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded on a missing store");
+        assert!(err.contains("there is no store at") && err.contains("typo.db"), "{args:?}: {err}");
+        assert!(files_in(dir.path()).is_empty(), "{args:?} created {:?}", files_in(dir.path()));
+    }
 }

@@ -1,9 +1,7 @@
 //! Shared test harness: temp dirs and the binaries under test.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -19,68 +17,84 @@ pub(crate) const MYCELIUM: &str = env!("CARGO_BIN_EXE_mycelium");
 
 /// A child process (elf or coordinator), killed when dropped.
 pub(crate) struct Proc {
-    pub(crate) child: Child,
-    pub(crate) lines: mpsc::Receiver<String>,
+    child: mycelium::child::Child,
+    /// The readiness line, once seen.
+    pub(crate) ready_line: String,
 }
 
 impl Proc {
     pub(crate) fn start(exe: &str, url: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(exe)
-            .args(["--store", url])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Proc { child, lines }
+        Proc::start_with(exe, url, args, &[])
+    }
+
+    /// [`Proc::start`] with extra environment variables.
+    pub(crate) fn start_with(exe: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(exe);
+        cmd.args(["--store", url]).args(args).envs(env.iter().copied());
+        let child = mycelium::child::Child::spawn(cmd).unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+        Proc { child, ready_line: String::new() }
     }
 
     /// Waits for the readiness line (`... ready ...`).
-    pub(crate) fn ready(self) -> Proc {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.contains("ready") => return self,
-                Ok(_) => {}
-                Err(e) => panic!("no readiness line: {e}"),
-            }
+    pub(crate) fn ready(mut self) -> Proc {
+        match self.child.ready(Duration::from_secs(30)) {
+            Ok(l) => self.ready_line = l.to_owned(),
+            Err(e) => panic!("no readiness line: {e}"),
         }
+        self
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line of its output, if one comes within `within`.
+    pub(crate) fn next_line(&mut self, within: Duration) -> Option<String> {
+        self.child.next_line(within)
+    }
+
+    /// Waits up to `within` for a line holding `needle`.
+    pub(crate) fn wait_for(&mut self, needle: &str, within: Duration) -> String {
+        self.child.wait_for(needle, within).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub(crate) fn elf(name: &str, url: &str, args: &[&str]) -> Proc {
+        Proc::elf_with(name, url, args, &[])
+    }
+
+    /// An elf with extra environment variables.
+    pub(crate) fn elf_with(name: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let exe = match name {
             "sender" => env!("CARGO_BIN_EXE_elf-sender"),
             "printer" => env!("CARGO_BIN_EXE_elf-printer"),
+            "bench" => env!("CARGO_BIN_EXE_elf-bench"),
             "trials" => env!("CARGO_BIN_EXE_elf-trials"),
             "trials-v2" => env!("CARGO_BIN_EXE_elf-trials-v2"),
+            "agents-a" => env!("CARGO_BIN_EXE_elf-agents-a"),
+            "agents-b" => env!("CARGO_BIN_EXE_elf-agents-b"),
+            "agents-clock" => env!("CARGO_BIN_EXE_elf-agents-clock"),
+            "flows" => env!("CARGO_BIN_EXE_elf-flows"),
+            "flow-tasks" => env!("CARGO_BIN_EXE_elf-flow-tasks"),
+            "flows-v2" => env!("CARGO_BIN_EXE_elf-flows-v2"),
+            "http" => env!("CARGO_BIN_EXE_elf-http"),
             other => panic!("no elf {other}"),
         };
-        Proc::start(exe, url, args).ready()
+        Proc::start_with(exe, url, args, env).ready()
     }
 
     pub(crate) fn coordinator(url: &str) -> Proc {
         Proc::start(env!("CARGO_BIN_EXE_mycelium"), url, &["coordinator", "--tick-ms", "100"]).ready()
     }
 
+    /// SIGKILL, and wait for it to be gone.
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.child.kill9();
+    }
+
     /// SIGTERM, then the exit status.
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().expect("wait")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.stop(Duration::from_secs(30)).expect("stop")
     }
 }
 

@@ -34,6 +34,10 @@ pub const PASSWORD_FILE_ENV: &str = "MYCELIUM_ARANGO_PASSWORD_FILE";
 const DEFAULT_PORT: u16 = 8529;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest the server keeps one request waiting for the writer lock by
+/// default; never more than a third of the request timeout (see
+/// [`Config::lock_timeout`]).
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A password: compared and cloned, never shown.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,8 +49,8 @@ impl Secret {
         Self(s.into())
     }
 
-    /// The secret itself, for the one place that sends it to the server.
-    pub(super) fn expose(&self) -> &str {
+    /// The secret itself, for the places that send it to the server.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -74,6 +78,18 @@ pub struct Config {
     pub timeout: Duration,
     /// Longest connecting may take.
     pub connect_timeout: Duration,
+    /// How long the server keeps one request to begin a write waiting for
+    /// the writer lock (the `lockTimeout` of its Stream Transaction); the
+    /// client asks again after error 18, with backoff, for as long as it
+    /// retries anything. Always strictly below `timeout`, so that the server
+    /// gives up waiting before the client gives up on the answer; and short,
+    /// because a begin whose client died while it waited is granted the lock
+    /// all the same, and holds it until the server expires the transaction.
+    pub lock_timeout: Duration,
+    /// Pretend this machine's clock is off by this many milliseconds: a test
+    /// aid (conformance case C13). It changes nothing a client does, since
+    /// leases and timers are measured on the server's clock.
+    pub clock_skew_ms: i64,
     /// Create the database as a OneShard database (`sharding: "single"`), so
     /// that a cluster runs every query on one leader with single-server
     /// guarantees. Ignored by a single server.
@@ -94,7 +110,7 @@ pub struct Credentials {
 impl Config {
     /// Parses an `arangodb://`, `http://` or `https://` store URL.
     pub fn parse(url: &str) -> Result<Self> {
-        let shown = redact_url(url);
+        let shown = crate::storage::redact(url);
         let bad = |problem: String| Error::BadUrl { url: shown.clone(), problem };
         let parsed = Url::parse(url).map_err(|e| bad(format!("it cannot be parsed: {e}")))?;
         let arangodb_scheme = parsed.scheme() == "arangodb";
@@ -134,9 +150,12 @@ impl Config {
             max_payload: Limits::default().max_payload,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            clock_skew_ms: 0,
             one_shard: false,
             arangodb_scheme,
         };
+        let mut lock_timeout = None;
         for (key, value) in parsed.query_pairs() {
             let millis = |v: &str| {
                 v.parse::<u64>()
@@ -162,15 +181,34 @@ impl Config {
                 }
                 "timeout_ms" => config.timeout = millis(&value)?,
                 "connect_timeout_ms" => config.connect_timeout = millis(&value)?,
+                "lock_timeout_ms" => lock_timeout = Some(millis(&value)?),
+                "clock_skew_ms" => {
+                    config.clock_skew_ms =
+                        value.parse::<i64>().ok().filter(|n| n.unsigned_abs() <= 366 * 24 * 3600 * 1000).ok_or_else(
+                            || bad(format!("clock_skew_ms `{value}` is not a number of milliseconds within a year")),
+                        )?;
+                }
                 "one_shard" => config.one_shard = flag(&value)?,
                 _ => {
                     return Err(bad(format!(
                         "unknown option `{key}` (known: {}max_payload=<bytes>, timeout_ms=<ms>, \
-                         connect_timeout_ms=<ms>, one_shard=true|false)",
+                         connect_timeout_ms=<ms>, lock_timeout_ms=<ms>, one_shard=true|false, clock_skew_ms=<ms>)",
                         if arangodb_scheme { "tls=true|false, " } else { "database=<name>, " }
                     )));
                 }
             }
+        }
+        match lock_timeout {
+            Some(lock) if lock >= config.timeout => {
+                return Err(bad(format!(
+                    "lock_timeout_ms {} is not below timeout_ms {}: the server must give up waiting for a lock before \
+                     the client gives up on its answer (lower lock_timeout_ms or raise timeout_ms)",
+                    lock.as_millis(),
+                    config.timeout.as_millis()
+                )));
+            }
+            Some(lock) => config.lock_timeout = lock,
+            None => config.lock_timeout = DEFAULT_LOCK_TIMEOUT.min(config.timeout / 3),
         }
         let database = database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         check_database_name(&database).map_err(bad)?;
@@ -243,6 +281,12 @@ impl Config {
         if self.connect_timeout != DEFAULT_CONNECT_TIMEOUT {
             options.push(format!("connect_timeout_ms={}", self.connect_timeout.as_millis()));
         }
+        if self.lock_timeout != DEFAULT_LOCK_TIMEOUT.min(self.timeout / 3) {
+            options.push(format!("lock_timeout_ms={}", self.lock_timeout.as_millis()));
+        }
+        if self.clock_skew_ms != 0 {
+            options.push(format!("clock_skew_ms={}", self.clock_skew_ms));
+        }
         if self.one_shard {
             options.push("one_shard=true".to_owned());
         }
@@ -261,21 +305,6 @@ fn check_database_name(name: &str) -> std::result::Result<(), String> {
         Ok(())
     } else {
         Err(format!("`{name}` is not a database name (a letter, then up to 63 letters, digits, `_` or `-`)"))
-    }
-}
-
-/// `url` with the password in its user info replaced by `***`; works on
-/// strings that do not parse, so that errors never echo a password.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
@@ -321,6 +350,8 @@ mod tests {
             ("arangodb://u:hunter2@h/?timeout_ms=0", "timeout_ms `0`"),
             ("arangodb://u:hunter2@h/?one_shard=maybe", "one_shard `maybe`"),
             ("arangodb://u:hunter2@/db", "host"),
+            ("arangodb://u:hunter2@h/db?timeout_ms=2000&lock_timeout_ms=2000", "not below timeout_ms 2000"),
+            ("arangodb://u:hunter2@h/db?clock_skew_ms=soon", "clock_skew_ms `soon`"),
         ] {
             let err = Config::parse(url).expect_err(url).to_string();
             assert!(err.contains(needle), "{url}: {err}");
@@ -336,9 +367,7 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
         let c = Config::parse("https://root:hunter2@h:8530/?database=x").expect("valid");
         assert_eq!(c.redacted(), "https://root@h:8530/?database=x");
-        assert_eq!(redact_url("http://a:b:c@h/x?p=1"), "http://a:***@h/x?p=1");
-        assert_eq!(redact_url("http://h/x"), "http://h/x");
-        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(crate::storage::redact("http://a:b:c@h/x?p=1"), "http://a:***@h/x?p=1");
         let creds = c.credentials(no_env).expect("creds");
         assert!(!format!("{creds:?}").contains("hunter2"));
     }
@@ -369,13 +398,25 @@ mod tests {
     }
 
     #[test]
+    fn lock_waits_stay_below_the_request_timeout() {
+        let c = Config::parse("arangodb://h/db").expect("valid");
+        assert_eq!((c.timeout, c.lock_timeout), (Duration::from_secs(30), Duration::from_secs(1)));
+        let c = Config::parse("arangodb://h/db?timeout_ms=1500").expect("valid");
+        assert_eq!(c.lock_timeout, Duration::from_millis(500));
+        let c = Config::parse("arangodb://h/db?timeout_ms=5000&lock_timeout_ms=4999").expect("valid");
+        assert_eq!(c.lock_timeout, Duration::from_millis(4999));
+    }
+
+    #[test]
     fn to_url_round_trips() {
-        let c = Config::parse("arangodb://u:p%2Fw@h:9/db?timeout_ms=700").expect("valid");
+        let c = Config::parse("arangodb://u:p%2Fw@h:9/db?timeout_ms=700&lock_timeout_ms=300&clock_skew_ms=-300000")
+            .expect("valid");
         let again = Config::parse(&c.to_url()).expect("valid");
         assert_eq!(
             (again.endpoint, again.database, again.user, again.password, again.timeout),
             (c.endpoint.clone(), c.database.clone(), c.user.clone(), c.password.clone(), c.timeout)
         );
+        assert_eq!((again.lock_timeout, again.clock_skew_ms), (c.lock_timeout, c.clock_skew_ms));
         let other = c.with_database("t_1").expect("valid");
         assert_eq!(other.database, "t_1");
         assert!(c.with_database("bad name").is_err());

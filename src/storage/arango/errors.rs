@@ -1,53 +1,68 @@
 //! ArangoDB's errors, mapped to the neutral storage errors.
 //!
-//! The one place that reads ArangoDB error numbers: conflicts and lock
-//! timeouts are retried (see [`is_retryable`]); everything else becomes a
-//! [`storage::Error`](crate::storage::Error) whose kind says what the caller
-//! can do about it.
+//! The one place that reads ArangoDB error numbers (from `lib/Basics/errors.dat`)
+//! and decides what each means for the caller: run the transaction again
+//! ([`Class::Retry`]), wait for the server ([`Class::Unreachable`]), or fix
+//! something ([`to_storage`] names what).
 
 use arangors::ClientError;
 
-use super::client::{UNAUTHORIZED, UNREACHABLE};
+use super::transport::{UNAUTHORIZED, UNREACHABLE};
 use crate::storage::Error;
 
-/// `ERROR_ARANGO_CONFLICT`: a write-write conflict; the loser is rolled back
-/// whole and may run again.
+/// `ERROR_LOCK_TIMEOUT`: a collection lock was not granted within the
+/// transaction's `lockTimeout`. arangod answers it with HTTP 500
+/// (`lib/Rest/GeneralResponse.cpp` maps it there), so it is told apart by
+/// number, never by status.
+pub(super) const LOCK_TIMEOUT: u16 = 18;
+/// `ERROR_FORBIDDEN`.
+pub(super) const FORBIDDEN: u16 = 11;
+/// `ERROR_LOCKED`: a Stream Transaction is in use by another request.
+pub(super) const LOCKED: u16 = 28;
+/// `ERROR_SHUTTING_DOWN`.
+pub(super) const SHUTTING_DOWN: u16 = 30;
+/// `ERROR_ARANGO_CONFLICT`: a write-write conflict; the transaction is
+/// aborted whole and may run again.
 pub(super) const CONFLICT: u16 = 1200;
 /// `ERROR_ARANGO_DOCUMENT_NOT_FOUND`.
 pub(super) const DOCUMENT_NOT_FOUND: u16 = 1202;
 /// `ERROR_ARANGO_DATA_SOURCE_NOT_FOUND`: a collection or view is missing.
 pub(super) const COLLECTION_NOT_FOUND: u16 = 1203;
-/// `ERROR_ARANGO_DUPLICATE_NAME`: the collection, index or graph exists.
+/// `ERROR_ARANGO_DUPLICATE_NAME`: the database, collection, index or graph
+/// exists already (HTTP 409). Processes racing to create the same thing meet
+/// it, and it means "fine, it is there".
 pub(super) const DUPLICATE_NAME: u16 = 1207;
 /// `ERROR_ARANGO_UNIQUE_CONSTRAINT_VIOLATED`.
 pub(super) const UNIQUE_VIOLATED: u16 = 1210;
 /// `ERROR_ARANGO_DATABASE_NOT_FOUND`.
 pub(super) const DATABASE_NOT_FOUND: u16 = 1228;
-/// `ERROR_ARANGO_DUPLICATE_NAME` for databases.
-pub(super) const DUPLICATE_DATABASE: u16 = 1229;
-/// `ERROR_VALIDATION_FAILED`: a document broke its collection's schema.
-pub(super) const SCHEMA_VIOLATED: u16 = 1620;
-/// `ERROR_GRAPH_DUPLICATE`: the named graph exists.
-pub(super) const GRAPH_DUPLICATE: u16 = 1925;
-/// `ERROR_LOCK_TIMEOUT`: a collection lock was not granted in time.
-pub(super) const LOCK_TIMEOUT: u16 = 18;
-/// `ERROR_LOCKED`: the resource is locked by a concurrent operation.
-pub(super) const LOCKED: u16 = 28;
-/// `ERROR_FORBIDDEN`.
-pub(super) const FORBIDDEN: u16 = 11;
+/// `ERROR_ARANGO_DATABASE_NAME_INVALID`: not "exists" (issue 11 found that
+/// mistake), but a name the server refuses.
+pub(super) const DATABASE_NAME_INVALID: u16 = 1229;
 /// `ERROR_CLUSTER_TIMEOUT`.
 pub(super) const CLUSTER_TIMEOUT: u16 = 1457;
 /// `ERROR_CLUSTER_BACKEND_UNAVAILABLE`.
 pub(super) const BACKEND_UNAVAILABLE: u16 = 1478;
-/// `ERROR_SHUTTING_DOWN`.
-pub(super) const SHUTTING_DOWN: u16 = 30;
+/// `ERROR_CURSOR_NOT_FOUND`: a cursor expired or its transaction ended.
+pub(super) const CURSOR_NOT_FOUND: u16 = 1600;
+/// `ERROR_VALIDATION_FAILED`: a document broke its collection's schema.
+pub(super) const SCHEMA_VIOLATED: u16 = 1620;
+/// `ERROR_TRANSACTION_DISALLOWED_OPERATION`: the transaction was aborted or
+/// expired (idle too long) before this request.
+pub(super) const TRANSACTION_ABORTED: u16 = 1653;
+/// `ERROR_TRANSACTION_NOT_FOUND`: the server does not know the transaction
+/// (expired and forgotten, or the server restarted).
+pub(super) const TRANSACTION_NOT_FOUND: u16 = 1655;
+/// `ERROR_GRAPH_DUPLICATE`: the named graph exists.
+pub(super) const GRAPH_DUPLICATE: u16 = 1925;
 
-/// What the error means for the caller, independent of the context.
+/// What an error means for the caller, whatever it was doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Class {
-    /// A write-write conflict or a lock timeout: run the operation again.
-    Conflict,
-    /// A document or collection does not exist.
+    /// A conflict, a lock timeout, a transaction the server gave up: run the
+    /// whole transaction again.
+    Retry,
+    /// A document, collection or database does not exist.
     NotFound,
     /// A unique index refused a second document.
     Duplicate,
@@ -55,7 +70,8 @@ pub(super) enum Class {
     Schema,
     /// The credentials were refused, or the user may not do this.
     Unauthorized,
-    /// The server could not be reached or is shutting down.
+    /// The server could not be reached, did not answer in time, or is
+    /// shutting down: the outcome of the request is unknown.
     Unreachable,
     /// Anything else (a bug in a query, an unexpected answer).
     Other,
@@ -69,11 +85,13 @@ pub(super) fn error_num(e: &ClientError) -> Option<u16> {
     }
 }
 
-/// Classifies an arangors error.
+/// Classifies an error of the HTTP layer or the server.
 pub(super) fn classify(e: &ClientError) -> Class {
     match e {
         ClientError::Arango(a) => match (a.error_num(), a.code()) {
-            (CONFLICT | LOCK_TIMEOUT | LOCKED, _) => Class::Conflict,
+            (CONFLICT | LOCK_TIMEOUT | LOCKED | TRANSACTION_ABORTED | TRANSACTION_NOT_FOUND | CURSOR_NOT_FOUND, _) => {
+                Class::Retry
+            }
             (DOCUMENT_NOT_FOUND | COLLECTION_NOT_FOUND | DATABASE_NOT_FOUND, _) => Class::NotFound,
             (UNIQUE_VIOLATED, _) => Class::Duplicate,
             (SCHEMA_VIOLATED, _) => Class::Schema,
@@ -88,22 +106,30 @@ pub(super) fn classify(e: &ClientError) -> Class {
     }
 }
 
-/// Whether running the same operation again may succeed at once.
-pub(super) fn is_retryable(e: &ClientError) -> bool {
-    classify(e) == Class::Conflict
+/// Whether running the whole transaction again may succeed: a conflict, a
+/// lock timeout, a transaction the server aborted, or a request whose
+/// answer never came (the transaction is aborted first, so nothing of it
+/// was committed).
+pub(super) fn worth_retrying(e: &ClientError) -> bool {
+    matches!(classify(e), Class::Retry | Class::Unreachable)
+}
+
+/// The server's message with its error number and HTTP status.
+pub(super) fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Arango(a) => format!("{} (ArangoDB error {}, HTTP {})", a.message(), a.error_num(), a.code()),
+        other => other.to_string(),
+    }
 }
 
 /// The storage error for `e`, met while the store at `store` (redacted)
 /// tried to `context`.
-pub(super) fn to_storage(store: &str, context: &str, e: ClientError) -> Error {
-    let message = match &e {
-        ClientError::Arango(a) => format!("{} (ArangoDB error {}, HTTP {})", a.message(), a.error_num(), a.code()),
-        other => other.to_string(),
-    };
-    match classify(&e) {
-        Class::Conflict => Error::Unavailable {
+pub(super) fn to_storage(store: &str, context: &str, e: &ClientError) -> Error {
+    let message = describe(e);
+    match classify(e) {
+        Class::Retry => Error::Unavailable {
             store: store.to_owned(),
-            detail: format!("{context}: write conflicts persisted after retries: {message}"),
+            detail: format!("{context}: conflicts or lock waits persisted after retries: {message}"),
         },
         Class::Unreachable => Error::Unavailable { store: store.to_owned(), detail: format!("{context}: {message}") },
         Class::Unauthorized => Error::BadUrl {
@@ -133,7 +159,19 @@ pub(super) fn to_storage(store: &str, context: &str, e: ClientError) -> Error {
                      the header)"
                 ),
             },
-            e => Error::backend(format!("{context} (on {store})"), e),
+            ClientError::Arango(a) if a.error_num() == DATABASE_NAME_INVALID => Error::BadUrl {
+                url: store.to_owned(),
+                problem: format!("{context}: the server refuses the database name: {message}"),
+            },
+            // The server's message where `{}` shows it, its numbers as the cause.
+            ClientError::Arango(a) => Error::backend(
+                format!("{context} (on {store}): {}", a.message()),
+                std::io::Error::other(format!("ArangoDB error {}, HTTP {}", a.error_num(), a.code())),
+            ),
+            other => Error::backend(
+                format!("{context} (on {store}): {other}"),
+                std::io::Error::other("the ArangoDB client failed"),
+            ),
         },
     }
 }
@@ -154,17 +192,21 @@ pub(super) mod tests {
         let store = "arangodb://root@h:8529/db";
         let cases = [
             (arango(409, CONFLICT, "write-write conflict"), ErrorKind::Unavailable, true),
-            (arango(409, LOCK_TIMEOUT, "lock timeout"), ErrorKind::Unavailable, true),
+            // Lock timeouts come with HTTP 500 (GeneralResponse.cpp): the number decides.
+            (arango(500, LOCK_TIMEOUT, "lock timeout"), ErrorKind::Unavailable, true),
+            (arango(410, TRANSACTION_ABORTED, "transaction aborted"), ErrorKind::Unavailable, true),
+            (arango(404, TRANSACTION_NOT_FOUND, "transaction not found"), ErrorKind::Unavailable, true),
             (arango(404, DOCUMENT_NOT_FOUND, "document not found"), ErrorKind::Internal, false),
             (arango(409, UNIQUE_VIOLATED, "unique constraint violated"), ErrorKind::BadInput, false),
             (arango(400, SCHEMA_VIOLATED, "Schema violation"), ErrorKind::BadInput, false),
             (arango(401, 11, "not authorized to execute this request"), ErrorKind::BadInput, false),
-            (arango(503, BACKEND_UNAVAILABLE, "no backend"), ErrorKind::Unavailable, false),
-            (arango(500, 1501, "syntax error"), ErrorKind::Internal, false),
+            (arango(503, BACKEND_UNAVAILABLE, "no backend"), ErrorKind::Unavailable, true),
+            (arango(400, DATABASE_NAME_INVALID, "database name invalid"), ErrorKind::BadInput, false),
+            (arango(400, 1579, "access after data-modification"), ErrorKind::Internal, false),
             (
                 ClientError::HttpClient(format!("{UNREACHABLE}POST /_api/cursor: Connection refused")),
                 ErrorKind::Unavailable,
-                false,
+                true,
             ),
             (
                 ClientError::HttpClient(format!("{UNAUTHORIZED}the server rejected the password")),
@@ -174,20 +216,29 @@ pub(super) mod tests {
             (ClientError::InvalidServer("nginx".into()), ErrorKind::BadInput, false),
         ];
         for (e, kind, retry) in cases {
-            assert_eq!(is_retryable(&e), retry, "{e}");
-            let err = to_storage(store, "claim jobs", e);
+            assert_eq!(worth_retrying(&e), retry, "{e}");
+            let err = to_storage(store, "claim jobs", &e);
             assert_eq!(err.kind(), kind, "{err}");
             assert!(err.to_string().contains(store), "{err}");
         }
     }
 
     #[test]
+    fn a_duplicate_database_is_1207_and_1229_is_a_bad_name() {
+        // Issue 11: 1229 was taken for "exists"; it is ERROR_ARANGO_DATABASE_NAME_INVALID.
+        assert_eq!(DUPLICATE_NAME, 1207);
+        assert_eq!(classify(&arango(409, DUPLICATE_NAME, "duplicate database name")), Class::Other);
+        let err = to_storage("s", "create the database", &arango(400, DATABASE_NAME_INVALID, "invalid name"));
+        assert!(matches!(err, Error::BadUrl { .. }), "{err}");
+    }
+
+    #[test]
     fn messages_name_the_fix() {
-        let err = to_storage("s", "open the store", arango(401, 401, "Wrong credentials"));
+        let err = to_storage("s", "open the store", &arango(401, 401, "Wrong credentials"));
         assert!(err.to_string().contains("MYCELIUM_ARANGO_PASSWORD"), "{err}");
-        let err = to_storage("s", "submit a run", arango(400, SCHEMA_VIOLATED, "jobs: schema"));
+        let err = to_storage("s", "submit a run", &arango(400, SCHEMA_VIOLATED, "jobs: schema"));
         assert!(err.to_string().contains("JSON Schema") && err.to_string().contains("1620"), "{err}");
-        let err = to_storage("s", "claim jobs", ClientError::InvalidServer("nginx".into()));
+        let err = to_storage("s", "claim jobs", &ClientError::InvalidServer("nginx".into()));
         assert!(err.to_string().contains("hide-product-header"), "{err}");
         assert_eq!(classify(&arango(404, DOCUMENT_NOT_FOUND, "")), Class::NotFound);
         assert_eq!(error_num(&arango(409, CONFLICT, "")), Some(CONFLICT));

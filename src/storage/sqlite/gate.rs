@@ -3,7 +3,8 @@
 //!
 //! SQLite's own busy handler sleeps and polls, so a process that just
 //! committed takes the lock again before the sleepers wake; with four
-//! processes that starved some for seconds (research/backends.md §2.2). An
+//! processes that starved some for seconds (measured when choosing the
+//! store). An
 //! exclusive `flock` on `<store>-gate` around each write transaction makes
 //! waiters sleep in the kernel and wake in turn; a process that dies holding
 //! it releases it with its file descriptors.

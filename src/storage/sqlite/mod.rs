@@ -5,15 +5,94 @@
 //! `flock` on a file beside the store) so that competing processes queue in
 //! the kernel instead of starving in SQLite's sleeping busy handler; hot paths
 //! write in batches; checkpoints run off the hot path.
+//!
+//! URL: `sqlite://path` (relative to the working directory) or
+//! `sqlite:///absolute/path`, with optional `?synchronous=normal|full` and
+//! `?max_payload=<bytes>`.
 
+mod agents;
+mod flows;
 mod gate;
-mod lifecycle;
 mod open;
 mod read;
-mod retry;
+mod retention;
 mod rows;
 mod schema;
-mod store;
-mod submit;
+mod sql;
+mod write;
 
-pub use open::{Options, SqliteStore, Synchronous};
+use std::path::PathBuf;
+
+use super::registry::{OpenMode, Registration, bad_url};
+use super::seam::Backend;
+use super::{Limits, Result};
+pub(crate) use open::{Options, SqliteBackend, Synchronous};
+
+pub(crate) const REGISTRATION: Registration = Registration {
+    schemes: &["sqlite"],
+    example: "sqlite://path/to/store.db",
+    open,
+    check: |url| parse(url).map(drop),
+};
+
+fn open(url: &str, mode: OpenMode) -> Result<Box<dyn Backend>> {
+    let (path, options) = parse(url)?;
+    Ok(Box::new(SqliteBackend::open(&path, options, mode)?))
+}
+
+/// Parses a `sqlite:` URL into the file and the options.
+pub(crate) fn parse(url: &str) -> Result<(PathBuf, Options)> {
+    let rest = url.strip_prefix("sqlite:").ok_or_else(|| bad_url(url, "it is not a sqlite: URL"))?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(bad_url(url, "it names no file"));
+    }
+    let mut options = Options::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => options.synchronous = Synchronous::Normal,
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => options.synchronous = Synchronous::Full,
+            Some(("max_payload", v)) => {
+                options.limits =
+                    Limits {
+                        max_payload: v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            bad_url(url, &format!("max_payload `{v}` is not a positive number of bytes"))
+                        })?,
+                    };
+            }
+            _ => {
+                return Err(bad_url(
+                    url,
+                    &format!("unknown option `{pair}` (known: synchronous=normal|full, max_payload=<bytes>)"),
+                ));
+            }
+        }
+    }
+    Ok((PathBuf::from(path), options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_with_options() {
+        let (path, o) = parse("sqlite:///tmp/a.db?synchronous=full&max_payload=10").expect("valid");
+        assert_eq!((path, o.synchronous, o.limits.max_payload), ("/tmp/a.db".into(), Synchronous::Full, 10));
+        let (path, o) = parse("sqlite://rel/a.db").expect("valid");
+        assert_eq!((path, o.synchronous, o.limits.max_payload), ("rel/a.db".into(), Synchronous::Normal, 16 << 20));
+    }
+
+    #[test]
+    fn bad_urls_name_the_problem() {
+        for (url, needle) in [
+            ("sqlite://", "names no file"),
+            ("sqlite://a.db?x=1", "unknown option `x=1`"),
+            ("sqlite://a.db?max_payload=-1", "max_payload `-1`"),
+        ] {
+            let err = parse(url).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(needle) && err.contains(url), "{url}: {err}");
+        }
+    }
+}

@@ -1,23 +1,27 @@
-//! Reads: every query that changes nothing, on the read connection.
+//! Reads: the seam's [`Read`] on a connection in a snapshot or transaction.
 
-use rusqlite::types::Value as Sql;
+use rusqlite::types::Value as Sql3;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde_json::{Value, json};
 
-use super::SqliteStore;
 use super::rows::{self, ELF_COLS, EVENT_COLS, FAILURE_COLS, JOB_COLS, RUN_COLS, TASK_COLS};
-use crate::model::{ElfInstance, Event, Failure, FailureId, Job, JobId, Run, RunId, TaskSha, TaskVersion};
-use crate::storage::{Dep, EventQuery, FailureQuery, JobQuery, Result, RunQuery};
+use super::sql::{CLAIMABLE, EXPIRED, HELD_BY, JOB_ROW_COLS, OPEN_JOBS, Sql};
+use crate::model::{
+    ElfInstance, ElfState, Event, Failure, FailureId, InstanceId, Job, JobId, Millis, Run, RunId, TaskSha, TaskVersion,
+};
+use crate::storage::rows::{CatalogRow, ClaimScan, JobRow, JobStats, LeaderRow, ResultRow, RunRow};
+use crate::storage::seam::Read;
+use crate::storage::{Dep, EventQuery, FailureQuery, JobQuery, Result, RunQuery, Token};
 
 /// A WHERE clause under construction.
 #[derive(Default)]
 struct Filter {
     clauses: Vec<String>,
-    params: Vec<Sql>,
+    params: Vec<Sql3>,
 }
 
 impl Filter {
-    fn add(&mut self, clause: &str, value: impl Into<Sql>) {
+    fn add(&mut self, clause: &str, value: impl Into<Sql3>) {
         self.params.push(value.into());
         self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
     }
@@ -31,62 +35,99 @@ fn limit(n: Option<u32>) -> String {
     n.map_or_else(String::new, |n| format!(" LIMIT {n}"))
 }
 
-impl SqliteStore {
-    pub(super) fn read_task(&self, sha: &TaskSha) -> Result<Option<TaskVersion>> {
-        let conn = self.reader();
-        let sql = format!(
-            "SELECT {TASK_COLS} FROM tasks t JOIN task_names n ON n.sha = t.sha WHERE t.sha = ?1 ORDER BY n.first_seen LIMIT 1"
-        );
-        conn.prepare_cached(&sql)?
-            .query_row([sha.as_str()], rows::task_version)
-            .optional()
-            .map_err(self.err("read a task version"))
+/// Ids, distinct and ascending.
+fn distinct(ids: &[JobId]) -> Vec<JobId> {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl Sql<'_> {
+    /// Runs a query that yields `T`s.
+    fn many<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let out = self.conn.prepare_cached(sql).and_then(|mut stmt| {
+            stmt.query_map(params, map).and_then(|rows| rows.collect::<rusqlite::Result<Vec<T>>>())
+        });
+        self.ctx(what, out)
     }
 
-    pub(super) fn read_task_versions(&self, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
-        let conn = self.reader();
-        let sql = format!(
-            "SELECT {TASK_COLS} FROM task_names n JOIN tasks t ON t.sha = n.sha WHERE n.elf = ?1 AND n.task = ?2 ORDER BY n.first_seen, t.sha"
-        );
-        let out = conn
-            .prepare_cached(&sql)?
-            .query_map(params![elf, task], rows::task_version)?
-            .collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read task versions"))
+    /// Runs a query with a filter built at run time (not cached).
+    fn filtered<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        f: Filter,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let out = self.conn.prepare(sql).and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(f.params), map).and_then(|rows| rows.collect::<rusqlite::Result<Vec<T>>>())
+        });
+        self.ctx(what, out)
     }
 
-    pub(super) fn read_elves(&self) -> Result<Vec<ElfInstance>> {
-        let conn = self.reader();
-        let sql = format!("SELECT {ELF_COLS} FROM elves ORDER BY started_at DESC, instance");
-        let out = conn.prepare_cached(&sql)?.query_map([], rows::elf)?.collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read elves"))
+    /// Runs a query once per id and gathers the rows.
+    fn per_id<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        ids: &[JobId],
+        mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let out = self.conn.prepare_cached(sql).and_then(|mut stmt| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let mut rows = stmt.query([id.0])?;
+                while let Some(row) = rows.next()? {
+                    out.push(map(row)?);
+                }
+            }
+            Ok(out)
+        });
+        self.ctx(what, out)
+    }
+}
+
+impl Read for Sql<'_> {
+    fn run(&mut self, id: RunId) -> Result<Option<RunRow>> {
+        let sql = format!("SELECT {RUN_COLS}, idem_key FROM runs WHERE id = ?1");
+        let out = self.conn.prepare_cached(&sql).and_then(|mut s| {
+            s.query_row([id.0], |r| Ok(RunRow { run: rows::run(r)?, idempotency_key: r.get(11)? })).optional()
+        });
+        self.ctx("read a run", out)
     }
 
-    pub(super) fn read_run(&self, id: RunId) -> Result<Option<Run>> {
-        let conn = self.reader();
-        let sql = format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1");
-        conn.prepare_cached(&sql)?.query_row([id.0], rows::run).optional().map_err(self.err("read a run"))
+    fn run_by_key(&mut self, key: &str) -> Result<Option<RunId>> {
+        let out = self.conn.query_row("SELECT id FROM runs WHERE idem_key = ?1", [key], |r| r.get(0)).optional();
+        Ok(self.ctx("find a run by its idempotency key", out)?.map(RunId))
     }
 
-    pub(super) fn read_runs(&self, q: &RunQuery) -> Result<Vec<Run>> {
+    fn runs(&mut self, q: &RunQuery) -> Result<Vec<Run>> {
         let mut f = Filter::default();
         if let Some(state) = q.state {
             f.add("state = ?", state.as_str().to_owned());
         }
         let sql = format!("SELECT {RUN_COLS} FROM runs{} ORDER BY id DESC{}", f.sql(), limit(q.limit));
-        let conn = self.reader();
-        let out =
-            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::run)?.collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read runs"))
+        self.filtered("read runs", &sql, f, rows::run)
     }
 
-    pub(super) fn read_job(&self, id: JobId) -> Result<Option<Job>> {
-        let conn = self.reader();
+    fn job_rows(&mut self, ids: &[JobId]) -> Result<Vec<JobRow>> {
+        let sql = format!("SELECT {JOB_ROW_COLS} FROM jobs WHERE id = ?1");
+        self.per_id("read jobs", &sql, &distinct(ids), rows::job_row)
+    }
+
+    fn jobs(&mut self, ids: &[JobId]) -> Result<Vec<Job>> {
         let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1");
-        conn.prepare_cached(&sql)?.query_row([id.0], rows::job).optional().map_err(self.err("read a job"))
+        self.per_id("read jobs", &sql, &distinct(ids), rows::job)
     }
 
-    pub(super) fn read_jobs(&self, q: &JobQuery) -> Result<Vec<Job>> {
+    fn query_jobs(&mut self, q: &JobQuery) -> Result<Vec<Job>> {
         let mut f = Filter::default();
         if let Some(run) = q.run {
             f.add("run = ?", run.0);
@@ -105,53 +146,75 @@ impl SqliteStore {
             f.add("id > ?", after.0);
         }
         let sql = format!("SELECT {JOB_COLS} FROM jobs{} ORDER BY id{}", f.sql(), limit(q.limit));
-        let conn = self.reader();
-        let out =
-            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::job)?.collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read jobs"))
+        self.filtered("read jobs", &sql, f, rows::job)
     }
 
-    pub(super) fn read_deps(&self, run: RunId) -> Result<Vec<Dep>> {
-        let conn = self.reader();
-        let out = conn
-            .prepare_cached(
-                "SELECT d.producer, d.consumer, d.path FROM deps d JOIN jobs j ON j.id = d.consumer \
-                 WHERE j.run = ?1 ORDER BY d.consumer, d.path",
-            )?
-            .query_map([run.0], |r| {
-                Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? })
-            })?
-            .collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read dependencies"))
+    fn job_ids(&mut self, run: RunId) -> Result<Vec<JobId>> {
+        self.many("read a run's jobs", "SELECT id FROM jobs WHERE run = ?1 ORDER BY id", [run.0], |r| {
+            Ok(JobId(r.get(0)?))
+        })
     }
 
-    pub(super) fn read_result(&self, job: JobId) -> Result<Option<Value>> {
-        let conn = self.reader();
-        conn.prepare_cached("SELECT value FROM results WHERE job = ?1")?
-            .query_row([job.0], |r| rows::json(r, 0))
-            .optional()
-            .map_err(self.err("read a result"))
+    fn open_jobs(&mut self, run: RunId) -> Result<Vec<JobRow>> {
+        self.many("read a run's open jobs", &OPEN_JOBS, [run.0], rows::job_row)
     }
 
-    pub(super) fn read_results(&self, jobs: &[JobId]) -> Result<Vec<(JobId, Value)>> {
-        let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
-        let conn = self.reader();
-        let out = conn
-            .prepare_cached(
-                "SELECT job, value FROM results WHERE job IN (SELECT value FROM json_each(?1)) ORDER BY job",
-            )?
-            .query_map([json!(ids).to_string()], |r| Ok((JobId(r.get(0)?), rows::json(r, 1)?)))?
-            .collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read results"))
+    fn claimable(&mut self, scan: &ClaimScan<'_>) -> Result<Vec<(JobRow, Value)>> {
+        let tasks = serde_json::to_string(scan.tasks).map_err(|e| self.bad_data("encode task names", e.to_string()))?;
+        self.many("find claimable jobs", &CLAIMABLE, params![scan.elf, scan.now, tasks, scan.max], |r| {
+            Ok((rows::job_row(r)?, rows::json(r, 22)?))
+        })
     }
 
-    pub(super) fn read_failure(&self, id: FailureId) -> Result<Option<Failure>> {
-        let conn = self.reader();
+    fn expired(&mut self, now: Millis, limit: u32) -> Result<Vec<JobRow>> {
+        self.many("find expired leases", &EXPIRED, params![now, limit], rows::job_row)
+    }
+
+    fn held_by(&mut self, instance: &InstanceId) -> Result<Vec<JobRow>> {
+        self.many("find an elf's jobs", &HELD_BY, [&instance.0], rows::job_row)
+    }
+
+    fn consumers(&mut self, producers: &[JobId]) -> Result<Vec<Dep>> {
+        self.per_id(
+            "read dependencies",
+            "SELECT producer, consumer, path FROM deps WHERE producer = ?1",
+            &distinct(producers),
+            |r| Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? }),
+        )
+    }
+
+    fn producers(&mut self, consumers: &[JobId]) -> Result<Vec<Dep>> {
+        self.per_id(
+            "read dependencies",
+            "SELECT producer, consumer, path FROM deps WHERE consumer = ?1",
+            &distinct(consumers),
+            |r| Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? }),
+        )
+    }
+
+    fn run_deps(&mut self, run: RunId) -> Result<Vec<Dep>> {
+        self.many(
+            "read dependencies",
+            "SELECT d.producer, d.consumer, d.path FROM deps d JOIN jobs j ON j.id = d.consumer \
+             WHERE j.run = ?1 ORDER BY d.consumer, d.path",
+            [run.0],
+            |r| Ok(Dep { producer: JobId(r.get(0)?), consumer: JobId(r.get(1)?), path: r.get(2)? }),
+        )
+    }
+
+    fn results(&mut self, jobs: &[JobId]) -> Result<Vec<ResultRow>> {
+        self.per_id("read results", "SELECT job, epoch, value, at FROM results WHERE job = ?1", &distinct(jobs), |r| {
+            Ok(ResultRow { job: JobId(r.get(0)?), epoch: r.get(1)?, value: rows::json(r, 2)?, at: r.get(3)? })
+        })
+    }
+
+    fn failure(&mut self, id: FailureId) -> Result<Option<Failure>> {
         let sql = format!("SELECT {FAILURE_COLS} FROM failures WHERE id = ?1");
-        conn.prepare_cached(&sql)?.query_row([id.0], rows::failure).optional().map_err(self.err("read a failure"))
+        let out = self.conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id.0], rows::failure).optional());
+        self.ctx("read a failure", out)
     }
 
-    pub(super) fn read_failures(&self, q: &FailureQuery) -> Result<Vec<Failure>> {
+    fn failures(&mut self, q: &FailureQuery) -> Result<Vec<Failure>> {
         let mut f = Filter::default();
         if let Some(run) = q.run {
             f.add("run = ?", run.0);
@@ -172,13 +235,10 @@ impl SqliteStore {
             f.add("at >= ?", since);
         }
         let sql = format!("SELECT {FAILURE_COLS} FROM failures{} ORDER BY id DESC{}", f.sql(), limit(q.limit));
-        let conn = self.reader();
-        let out =
-            conn.prepare(&sql)?.query_map(params_from_iter(f.params), rows::failure)?.collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read failures"))
+        self.filtered("read failures", &sql, f, rows::failure)
     }
 
-    pub(super) fn read_events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+    fn events(&mut self, q: &EventQuery) -> Result<Vec<Event>> {
         let mut f = Filter::default();
         f.add("seq > ?", q.after);
         if let Some(run) = q.run {
@@ -191,16 +251,83 @@ impl SqliteStore {
             f.add("job = ?", job.0);
         }
         let sql = format!("SELECT {EVENT_COLS} FROM events{} ORDER BY seq LIMIT {}", f.sql(), q.limit.max(1));
-        let conn = self.reader();
-        let out = conn
-            .prepare_cached(&sql)?
-            .query_map(params_from_iter(f.params), rows::event)?
-            .collect::<rusqlite::Result<_>>();
-        out.map_err(self.err("read events"))
+        let out = self.conn.prepare_cached(&sql).and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(f.params), rows::event)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        });
+        self.ctx("read events", out)
     }
 
-    pub(super) fn data_version(&self) -> Result<i64> {
-        let conn = self.reader();
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
+    fn task_version(&mut self, sha: &TaskSha) -> Result<Option<TaskVersion>> {
+        let sql = format!(
+            "SELECT {TASK_COLS} FROM tasks t JOIN task_names n ON n.sha = t.sha WHERE t.sha = ?1 ORDER BY n.first_seen LIMIT 1"
+        );
+        let out =
+            self.conn.prepare_cached(&sql).and_then(|mut s| s.query_row([sha.as_str()], rows::task_version).optional());
+        self.ctx("read a task version", out)
+    }
+
+    fn task_versions(&mut self, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
+        let sql = format!(
+            "SELECT {TASK_COLS} FROM task_names n JOIN tasks t ON t.sha = n.sha WHERE n.elf = ?1 AND n.task = ?2 ORDER BY n.first_seen, t.sha"
+        );
+        self.many("read task versions", &sql, params![elf, task], rows::task_version)
+    }
+
+    fn elf(&mut self, instance: &InstanceId) -> Result<Option<ElfInstance>> {
+        let sql = format!("SELECT {ELF_COLS} FROM elves WHERE instance = ?1");
+        let out = self.conn.prepare_cached(&sql).and_then(|mut s| s.query_row([&instance.0], rows::elf).optional());
+        self.ctx("read an elf", out)
+    }
+
+    fn elves(&mut self, state: Option<ElfState>) -> Result<Vec<ElfInstance>> {
+        match state {
+            Some(st) => {
+                let sql = format!("SELECT {ELF_COLS} FROM elves WHERE state = ?1 ORDER BY started_at DESC, instance");
+                self.many("read elves", &sql, [st.as_str()], rows::elf)
+            }
+            None => {
+                let sql = format!("SELECT {ELF_COLS} FROM elves ORDER BY started_at DESC, instance");
+                self.many("read elves", &sql, [], rows::elf)
+            }
+        }
+    }
+
+    fn leader(&mut self, role: &str) -> Result<Option<LeaderRow>> {
+        let out = self.conn.prepare_cached("SELECT role, holder, lease_until FROM leader WHERE role = ?1").and_then(
+            |mut s| {
+                s.query_row([role], |r| Ok(LeaderRow { role: r.get(0)?, holder: r.get(1)?, until: r.get(2)? }))
+                    .optional()
+            },
+        );
+        self.ctx("read the leader", out)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<Token>> {
+        self.many(
+            "read tokens",
+            "SELECT name, scope, hash, created_at, revoked_at FROM tokens ORDER BY created_at, rowid",
+            [],
+            |r| {
+                let scope: String = r.get(1)?;
+                Ok(Token {
+                    name: r.get(0)?,
+                    scope: scope.parse().map_err(|e: String| {
+                        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+                    })?,
+                    hash: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    fn catalog(&mut self, kind: &str, prefix: &str) -> Result<Vec<CatalogRow>> {
+        self.read_catalog(kind, prefix)
+    }
+
+    fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats> {
+        self.count_jobs(query)
     }
 }

@@ -6,14 +6,13 @@ use rusqlite::Row;
 use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
 
-use crate::model::{
-    ElfInstance, Event, EventKind, Failure, FailureId, InstanceId, Job, JobId, Run, RunId, TaskSha, TaskVersion,
-};
+use crate::model::{ElfInstance, Event, Failure, FailureId, InstanceId, Job, JobId, Run, RunId, TaskSha, TaskVersion};
+use crate::storage::rows::JobRow;
 
 /// The columns `job` reads, in order.
 pub(super) const JOB_COLS: &str = "id, run, key, elf, task, args, state, unmet, priority, attempt, retry, \
     timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, \
-    started_at, finished_at, max_attempts";
+    started_at, finished_at, max_attempts, lost, parent";
 
 pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -40,11 +39,42 @@ pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
         started_at: r.get(20)?,
         finished_at: r.get(21)?,
         max_attempts: r.get(22)?,
+        lost: r.get(23)?,
+        parent: r.get::<_, Option<i64>>(24)?.map(JobId),
+    })
+}
+
+/// A job's lifecycle row, from `super::sql::JOB_ROW_COLS` (at `at`).
+pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: JobId(r.get(0)?),
+        run: RunId(r.get(1)?),
+        elf: r.get(2)?,
+        task: r.get(3)?,
+        priority: r.get(4)?,
+        ndeps: r.get(5)?,
+        retry: json(r, 6)?,
+        timeout_ms: r.get::<_, Option<i64>>(7)?.map(|t| t.max(0) as u64),
+        state: parsed(r, 8)?,
+        unmet: r.get(9)?,
+        attempt: r.get(10)?,
+        max_attempts: r.get(11)?,
+        lost: r.get(12)?,
+        ran_sha: opt_sha(r, 13)?,
+        holder: r.get::<_, Option<String>>(14)?.map(InstanceId),
+        lease_until: r.get(15)?,
+        epoch: r.get(16)?,
+        not_before: r.get(17)?,
+        updated_at: r.get(18)?,
+        started_at: r.get(19)?,
+        finished_at: r.get(20)?,
+        parent: r.get::<_, Option<i64>>(21)?.map(JobId),
     })
 }
 
 /// The columns `run` reads, in order.
-pub(super) const RUN_COLS: &str = "id, name, labels, created_by, created_at, finished_at, state, total, open, failed";
+pub(super) const RUN_COLS: &str =
+    "id, name, labels, created_by, created_at, finished_at, state, total, open, failed, sealed";
 
 pub(super) fn run(r: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -58,6 +88,7 @@ pub(super) fn run(r: &Row<'_>) -> rusqlite::Result<Run> {
         total: r.get::<_, i64>(7)?.max(0) as u64,
         open: r.get::<_, i64>(8)?.max(0) as u64,
         failed: r.get::<_, i64>(9)?.max(0) as u64,
+        sealed: r.get::<_, i64>(10)? != 0,
     })
 }
 
@@ -80,7 +111,7 @@ pub(super) fn task_version(r: &Row<'_>) -> rusqlite::Result<TaskVersion> {
 
 /// The columns `elf` reads, in order.
 pub(super) const ELF_COLS: &str =
-    "instance, elf, host, pid, build, tasks, slots, started_at, heartbeat_at, lease_until, state";
+    "instance, elf, host, pid, build, tasks, slots, started_at, heartbeat_at, lease_until, state, label, process_start";
 
 pub(super) fn elf(r: &Row<'_>) -> rusqlite::Result<ElfInstance> {
     Ok(ElfInstance {
@@ -95,6 +126,8 @@ pub(super) fn elf(r: &Row<'_>) -> rusqlite::Result<ElfInstance> {
         heartbeat_at: r.get(8)?,
         lease_until: r.get(9)?,
         state: parsed(r, 10)?,
+        label: r.get(11)?,
+        process_start: r.get::<_, Option<i64>>(12)?.map(|v| v.max(0) as u64),
     })
 }
 
@@ -131,7 +164,7 @@ pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
         seq: r.get(0)?,
         at: r.get(1)?,
-        kind: EventKind::parse(&kind).ok_or_else(|| conversion(2, format!("unknown event kind `{kind}`")))?,
+        kind: kind.parse().map_err(|e: String| conversion(2, e))?,
         run: r.get::<_, Option<i64>>(3)?.map(RunId),
         job: r.get::<_, Option<i64>>(4)?.map(JobId),
         state: r.get::<_, Option<String>>(5)?.map(|s| s.parse().map_err(|e: String| conversion(5, e))).transpose()?,

@@ -8,7 +8,7 @@
 pub(super) const APPLICATION_ID: i64 = 0x4D59_434C;
 
 /// Migration `i` takes a store from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, TOKENS, FLOWS, AGENTS, SEALED];
 
 /// The newest schema version this build knows.
 pub(super) const CURRENT: u32 = MIGRATIONS.len() as u32;
@@ -152,3 +152,170 @@ CREATE TABLE leader(
 CREATE INDEX failures_signature ON failures(signature, at);
 CREATE INDEX failures_at ON failures(at);
 "#;
+
+/// Infrastructure losses counted apart from attempts; elf instances'
+/// launch labels and process start times (to tell a dead pid from a reused
+/// one).
+const V3: &str = r#"
+ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE elves ADD COLUMN label TEXT;
+ALTER TABLE elves ADD COLUMN process_start INTEGER;
+"#;
+
+/// API tokens of `mycelium serve`: the sha256 of each secret, never the secret.
+const TOKENS: &str = r#"
+CREATE TABLE tokens(
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL CHECK (scope IN ('read', 'operator')),
+  hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+CREATE UNIQUE INDEX tokens_active_name ON tokens(name) WHERE revoked_at IS NULL;
+"#;
+
+/// Durable flows: the `waiting` job state (the jobs table is rebuilt to
+/// widen its state check, as SQLite cannot alter a CHECK constraint), each
+/// job's parent flow, the flows' histories (one row per command) and the
+/// signals sent to them.
+///
+/// The rebuild copies the jobs table's columns by name: a later migration
+/// that adds a column to `jobs` must come after this one.
+const FLOWS: &str = r#"
+CREATE TABLE jobs_flows(
+  id INTEGER PRIMARY KEY,
+  run INTEGER NOT NULL,
+  key TEXT,
+  elf TEXT NOT NULL,
+  task TEXT NOT NULL,
+  args TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN
+    ('pending', 'ready', 'claimed', 'waiting', 'succeeded', 'failed', 'upstream_failed', 'cancelled')),
+  unmet INTEGER NOT NULL,
+  ndeps INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  retry TEXT NOT NULL,
+  timeout_ms INTEGER,
+  expected_sha TEXT,
+  ran_sha TEXT,
+  holder TEXT,
+  lease_until INTEGER,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  lost INTEGER NOT NULL DEFAULT 0,
+  parent INTEGER
+) STRICT;
+INSERT INTO jobs_flows(id, run, key, elf, task, args, state, unmet, ndeps, priority, attempt, max_attempts, retry,
+  timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, started_at,
+  finished_at, lost)
+SELECT id, run, key, elf, task, args, state, unmet, ndeps, priority, attempt, max_attempts, retry,
+  timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, started_at,
+  finished_at, lost FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_flows RENAME TO jobs;
+CREATE UNIQUE INDEX jobs_key ON jobs(run, key) WHERE key IS NOT NULL;
+CREATE INDEX jobs_run ON jobs(run);
+CREATE INDEX jobs_ready ON jobs(elf, priority DESC, id) WHERE state = 'ready';
+CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'claimed';
+CREATE INDEX jobs_waiting ON jobs(elf, not_before) WHERE state = 'waiting';
+CREATE INDEX jobs_parent ON jobs(parent) WHERE parent IS NOT NULL;
+
+CREATE TABLE flow_steps(
+  flow INTEGER NOT NULL,
+  k INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  child INTEGER,
+  due INTEGER,
+  outcome TEXT,
+  awaited INTEGER NOT NULL DEFAULT 0,
+  sha TEXT,
+  location TEXT,
+  detail TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (flow, k)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX flow_steps_child ON flow_steps(child) WHERE child IS NOT NULL;
+CREATE INDEX flow_steps_open ON flow_steps(flow, k) WHERE child IS NOT NULL AND outcome IS NULL;
+
+CREATE TABLE flow_signals(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  flow INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  consumed_by INTEGER
+) STRICT;
+CREATE INDEX flow_signals_open ON flow_signals(flow, id) WHERE consumed_by IS NULL;
+CREATE INDEX flow_signals_flow ON flow_signals(flow, name);
+"#;
+
+/// The agents' catalog (signals, subscriptions, queues, schedules, as JSON
+/// documents by kind and key), and the failed jobs of a task counted without
+/// a scan (a queue's dead messages).
+const AGENTS: &str = r#"
+CREATE TABLE catalog(
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX jobs_failed ON jobs(elf, task) WHERE state = 'failed';
+"#;
+
+/// Runs that take their jobs in chunks: whether a run takes no more jobs.
+/// The runs of an older store were each submitted in one piece: sealed.
+const SEALED: &str = r#"
+ALTER TABLE runs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1;
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ElfState, JobState, RunState};
+
+    /// The names inside the first `CHECK (state IN (...))` of the latest
+    /// definition of `table` (a migration that rebuilds a table creates it
+    /// under another name, then renames it).
+    fn checked_names(table: &str) -> Vec<String> {
+        let ddl = MIGRATIONS.join("\n");
+        let rename = format!(" RENAME TO {table};");
+        let created = match ddl.rfind(&rename) {
+            Some(at) => {
+                let head = &ddl[..at];
+                head[head.rfind("ALTER TABLE ").map_or(0, |i| i + "ALTER TABLE ".len())..].trim().to_owned()
+            }
+            None => table.to_owned(),
+        };
+        let at = ddl.rfind(&format!("CREATE TABLE {created}(")).unwrap_or_else(|| panic!("no table {created}"));
+        let rest = &ddl[at..];
+        let open = rest.find("CHECK (state IN").unwrap_or_else(|| panic!("no state check in {table}"));
+        let list = &rest[open..];
+        let list = &list[list.find("IN").map_or(0, |i| i + 2)..list.find(')').unwrap_or(0)];
+        list.split(',').map(|n| n.trim().trim_start_matches('(').trim_matches('\'').to_owned()).collect()
+    }
+
+    fn names<T: crate::model::names::Named>() -> Vec<String> {
+        T::VARIANTS.iter().map(|v| Into::<&'static str>::into(*v).to_owned()).collect()
+    }
+
+    /// The state names the DDL spells out (CHECK constraints, which old
+    /// migrations cannot change) are the enums' own, so no query text can
+    /// drift from the states the compiler checks.
+    #[test]
+    fn the_schema_spells_states_as_the_enums_do() {
+        assert_eq!(checked_names("jobs"), names::<JobState>());
+        assert_eq!(checked_names("runs"), names::<RunState>());
+        assert_eq!(checked_names("elves"), names::<ElfState>());
+        let ddl = MIGRATIONS.join("\n");
+        assert!(ddl.contains(&format!("WHERE state = '{}'", JobState::Ready.as_str())));
+        assert!(ddl.contains(&format!("WHERE state = '{}'", JobState::Claimed.as_str())));
+    }
+}

@@ -1,0 +1,22 @@
+//! The flows elf of the tests: serves the test flows (their tasks run on
+//! `elf-flow-tasks`).
+
+#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
+
+mod flows;
+mod tasks;
+
+fn main() -> std::process::ExitCode {
+    use flows::*;
+    mycelium::elf::main(
+        mycelium::elf::Elf::new(ELF)
+            .flow(&chain::FLOW)
+            .flow(&create_then_poll::FLOW)
+            .flow(&approval::FLOW)
+            .flow(&fan::FLOW)
+            .flow(&greeter::FLOW)
+            .flow(&ordered::FLOW)
+            .flow(&narcissus::FLOW)
+            .flow(&sleepy::FLOW),
+    )
+}

@@ -1,0 +1,57 @@
+//! `mycelium start <elf>/<task> [ARGS]`: starts a task or a flow as a run
+//! of one job, with JSON arguments (the dynamic API from the command line).
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use serde_json::{Value, json};
+
+use super::lookup::TaskRef;
+use super::render::write_json;
+use crate::model::{JobSpec, RunSpec, Submission};
+use crate::storage::Store;
+
+/// Arguments of `mycelium start`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// The task or flow, `elf/name`.
+    pub task: String,
+    /// Its arguments as a JSON list, in parameter order (default `[]`).
+    #[arg(default_value = "[]")]
+    pub args: String,
+    /// The run's name (default: the task's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An idempotency key: starting again with it starts nothing new (and
+    /// `mycelium signal <key> ...` names the flow by it).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// Starts a run of one job.
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+    let task = TaskRef::parse(&args.task)?;
+    let values: Value = serde_json::from_str(&args.args).with_context(|| {
+        format!("the arguments `{}` are not JSON (write them as a list, e.g. '[\"2024-06-01\", 3]')", args.args)
+    })?;
+    if !values.is_array() {
+        anyhow::bail!("the arguments `{}` are not a JSON list: write one value per parameter, e.g. '[3]'", args.args);
+    }
+    let mut run = RunSpec::named(args.name.unwrap_or_else(|| task.task.clone()));
+    run.idempotency_key = args.key;
+    let submitted = store
+        .submit(&Submission { run, jobs: vec![JobSpec::new(&task.elf, &task.task, values)] })
+        .with_context(|| format!("start {}", task.name()))?;
+    if let Some(endpoint) = crate::doorbell::Endpoint::for_store(store) {
+        crate::doorbell::ring(&endpoint, &submitted.readied);
+    }
+    let job = submitted.jobs.first().copied();
+    if json {
+        return write_json(out, &json!({ "run": submitted.run, "job": job, "existing": submitted.existing }));
+    }
+    let again = if submitted.existing { " (already started with this key)" } else { "" };
+    let job = job.map_or_else(|| "-".to_owned(), |j| j.to_string());
+    writeln!(out, "started run {}: job {job} ({}){again}", submitted.run, task.name())?;
+    Ok(())
+}

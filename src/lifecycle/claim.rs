@@ -1,0 +1,114 @@
+//! Claiming ready jobs, and an elf's turn: store results, then claim.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use super::Store;
+use super::fail::expire;
+use super::outcomes::{ClaimRequest, Completed, Turn, merge};
+use super::work::Work;
+use crate::model::{Claimed, Completion, JobId, JobState, Lease};
+use crate::storage::Result;
+use crate::storage::rows::{ClaimScan, NewEvent};
+
+/// Leases expired by one claim at most (the coordinator reaps the rest).
+const EXPIRE_PER_CLAIM: u32 = 1000;
+
+impl Store {
+    /// Claims up to `request.max` ready jobs atomically, with a lease each.
+    pub fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
+        if request.max == 0 {
+            return Ok(Vec::new());
+        }
+        self.write("claim jobs", |w| claim(w, request))
+    }
+
+    /// Completes `done`, then claims, in one transaction: the hot path of an
+    /// elf that keeps busy.
+    pub fn complete_and_claim(&self, done: &[Completion], request: &ClaimRequest<'_>) -> Result<Turn> {
+        let texts = self.encode_results(done)?;
+        self.write("store results and claim jobs", |w| {
+            let Completed { outcomes, mut readied } = super::complete::complete(w, done, &texts)?;
+            let claimed = claim(w, request)?;
+            merge(&mut readied, w.take_readied());
+            Ok(Turn { outcomes, readied, claimed })
+        })
+    }
+}
+
+/// Claims ready jobs (expiring overdue leases first, when there are any).
+pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
+    if req.max == 0 {
+        return Ok(Vec::new());
+    }
+    let now = w.now;
+    let overdue = w.tx.expired(now, EXPIRE_PER_CLAIM)?;
+    if !overdue.is_empty() {
+        // Jobs these make ready are claimable below; their wake-ups are not
+        // this elf's to report.
+        expire(w, overdue)?;
+    }
+    let rows = w.tx.claimable(&ClaimScan { elf: req.elf, tasks: req.tasks, now, max: req.max })?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let until = now.saturating_add(req.ttl_ms);
+    let holder = json!(req.instance.0).to_string();
+    let mut updated = Vec::with_capacity(rows.len());
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut fed: Vec<JobId> = Vec::new();
+    for (mut row, args) in rows {
+        row.state = JobState::Claimed;
+        row.holder = Some(req.instance.clone());
+        row.epoch += 1;
+        row.attempt += 1;
+        row.lease_until = Some(until);
+        row.started_at = Some(now);
+        row.updated_at = now;
+        let data = format!(r#"{{"epoch":{},"attempt":{},"holder":{holder}}}"#, row.epoch, row.attempt);
+        w.event(NewEvent::job(now, row.run, row.id, JobState::Claimed, Some(data)));
+        if row.ndeps > 0 {
+            fed.push(row.id);
+        }
+        claimed.push(Claimed {
+            lease: Lease { job: row.id, epoch: row.epoch },
+            run: row.run,
+            task: row.task.clone(),
+            args,
+            inputs: Vec::new(),
+            attempt: row.attempt,
+            max_attempts: row.max_attempts,
+            timeout_ms: row.timeout_ms,
+            lease_until: until,
+        });
+        updated.push(row);
+    }
+    w.tx.update_jobs(&updated)?;
+    if !fed.is_empty() {
+        attach_inputs(w, &fed, &mut claimed)?;
+    }
+    claimed.sort_by_key(|c| c.lease.job);
+    Ok(claimed)
+}
+
+/// Gives every claimed job fed by others its producers' results.
+fn attach_inputs(w: &mut Work<'_>, fed: &[JobId], claimed: &mut [Claimed]) -> Result<()> {
+    let deps = w.tx.producers(fed)?;
+    let mut producers_of: BTreeMap<JobId, Vec<JobId>> = BTreeMap::new();
+    let mut all: Vec<JobId> = Vec::with_capacity(deps.len());
+    for d in deps {
+        let list = producers_of.entry(d.consumer).or_default();
+        if !list.contains(&d.producer) {
+            list.push(d.producer);
+            all.push(d.producer);
+        }
+    }
+    let results: HashMap<JobId, Value> = w.tx.results(&all)?.into_iter().map(|r| (r.job, r.value)).collect();
+    for c in claimed.iter_mut() {
+        if let Some(list) = producers_of.get(&c.lease.job) {
+            c.inputs = list.iter().filter_map(|p| results.get(p).map(|v| (*p, v.clone()))).collect();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! A connection inside a read snapshot or a write transaction, and the
+//! statements whose text names job states (built from [`JobState`] itself,
+//! so a renamed state cannot leave a stale literal behind).
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use rusqlite::Connection;
+
+use super::open::classify;
+use crate::model::JobState;
+use crate::storage::{Error, Result};
+
+/// The seam's view of one SQLite connection, in a transaction.
+pub(super) struct Sql<'c> {
+    pub(super) conn: &'c Connection,
+    path: &'c Path,
+    /// The next free id per sequence, once this transaction reserved one.
+    pub(super) next: [Option<i64>; 2],
+}
+
+impl<'c> Sql<'c> {
+    pub(super) fn new(conn: &'c Connection, path: &'c Path) -> Self {
+        Self { conn, path, next: [None, None] }
+    }
+
+    /// Maps a SQLite error met while doing `context` to a storage error.
+    pub(super) fn ctx<T>(&self, context: &str, r: rusqlite::Result<T>) -> Result<T> {
+        r.map_err(|e| classify(self.path, context, e))
+    }
+
+    /// A storage error for data this backend cannot read back.
+    pub(super) fn bad_data(&self, context: &str, detail: String) -> Error {
+        Error::Corrupt { path: self.path.to_owned(), detail: format!("{context}: {detail}") }
+    }
+}
+
+/// `'<state>'`, for SQL text.
+fn lit(state: JobState) -> String {
+    format!("'{}'", state.as_str())
+}
+
+/// The columns a [`JobRow`](crate::storage::rows::JobRow) reads, in order.
+pub(super) const JOB_ROW_COLS: &str = "id, run, elf, task, priority, ndeps, retry, timeout_ms, state, unmet, \
+    attempt, max_attempts, lost, ran_sha, holder, lease_until, epoch, not_before, updated_at, started_at, finished_at, \
+    parent";
+
+/// Ready jobs of one elf and some tasks, in claim order (on the partial
+/// index `jobs_ready`, whose condition the query must repeat literally).
+pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {JOB_ROW_COLS}, args FROM jobs WHERE state = {ready} AND elf = ?1 AND not_before <= ?2 \
+         AND task IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, id LIMIT ?4",
+        ready = lit(JobState::Ready)
+    )
+});
+
+/// Claimed jobs whose lease ran out (on the partial index `jobs_lease`).
+pub(super) static EXPIRED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {JOB_ROW_COLS} FROM jobs WHERE state = {claimed} AND lease_until < ?1 ORDER BY lease_until LIMIT ?2",
+        claimed = lit(JobState::Claimed)
+    )
+});
+
+/// Claimed jobs of one holder (on the partial index `jobs_lease`).
+pub(super) static HELD_BY: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {JOB_ROW_COLS} FROM jobs WHERE state = {claimed} AND holder = ?1", claimed = lit(JobState::Claimed))
+});
+
+/// A run's jobs that are not final.
+pub(super) static OPEN_JOBS: LazyLock<String> = LazyLock::new(|| {
+    let open: Vec<String> = JobState::ALL.iter().copied().filter(|s| !s.is_final()).map(lit).collect();
+    format!("SELECT {JOB_ROW_COLS} FROM jobs WHERE run = ?1 AND state IN ({}) ORDER BY id", open.join(", "))
+});
