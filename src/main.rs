@@ -83,7 +83,7 @@ enum Command {
 }
 
 /// Runs an inspection or operation command against the store.
-fn inspect(url: &str, command: Command, json: bool) -> anyhow::Result<()> {
+fn inspect(url: &str, command: Command, json: bool) -> cli::Result<()> {
     // Only looks (or operates on what exists): a mistyped path must not
     // create an empty store.
     let store = Store::open_existing(url)?;
@@ -136,10 +136,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
-        Err(e) if exit::is_broken_pipe(&e) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(exit::code_of(&e))
+            let code = e.code();
+            // A closed pipe (`mycelium runs | head`) is no failure to report.
+            if code != exit::OK {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

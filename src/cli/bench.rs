@@ -1,8 +1,9 @@
 //! `mycelium bench`.
 
-use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 
+use super::error::bail;
+use super::{Context, Result};
 use crate::bench::fresh::FreshStore;
 use crate::bench::workload::{self, Workload};
 
@@ -38,7 +39,7 @@ pub struct Args {
 /// Runs a benchmark on fresh stores of the kind `store` names: a temp file
 /// per run for `sqlite:` (the path is not used), a database of its own per
 /// run for an ArangoDB server (named after the URL's, dropped afterwards).
-pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
+pub fn run(store: &str, args: Args) -> Result<()> {
     if args.workload == "store" {
         if !store.starts_with("sqlite:") {
             bail!(
@@ -72,7 +73,7 @@ pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
     for i in 0..args.runs.max(1) {
         let fresh = FreshStore::new(store, i + 1)?;
         let report = workload::run(&fresh, &options)?;
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(&report).context("encode the report as JSON")?);
         if !args.json {
             eprintln!(
                 "run {} on {}: {} n={} {:.3}s (submit {:.3}s) {:.0} tasks/s{}{}{} ok={}",
@@ -109,7 +110,7 @@ pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
 }
 
 /// The agents' workloads: one JSON object per run, then the median.
-fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> anyhow::Result<()> {
+fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> Result<()> {
     let exe = std::env::current_exe().context("find the mycelium executable")?;
     let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
     let options =
@@ -118,7 +119,7 @@ fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> anyhow::Result
     for i in 0..args.runs.max(1) {
         let dir = tempfile_dir()?;
         let report = crate::bench::agents::run(dir.path(), &options)?;
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(&report).context("encode the report as JSON")?);
         if !report.ok {
             bail!("run {}: a message, delivery or tick was lost or done twice", i + 1);
         }
@@ -147,7 +148,7 @@ fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> anyhow::Result
 }
 
 /// The storage layer alone: single claims, batched claims, full lifecycles.
-fn store_bench(args: &Args) -> anyhow::Result<()> {
+fn store_bench(args: &Args) -> Result<()> {
     let dir = tempfile_dir()?;
     let defaults = crate::bench::store::StoreBenchOptions::default();
     let options = crate::bench::store::StoreBenchOptions {
@@ -157,7 +158,7 @@ fn store_bench(args: &Args) -> anyhow::Result<()> {
     };
     let report = crate::bench::store::run(dir.path(), &options)?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(&report).context("encode the report as JSON")?);
     } else {
         println!("{}", report.human());
     }
@@ -165,7 +166,7 @@ fn store_bench(args: &Args) -> anyhow::Result<()> {
 }
 
 /// A temp dir under the system's temp dir, removed when dropped.
-fn tempfile_dir() -> anyhow::Result<TempDir> {
+fn tempfile_dir() -> Result<TempDir> {
     let path = std::env::temp_dir().join(format!("mycelium-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&path).with_context(|| format!("create {}", path.display()))?;
     Ok(TempDir(path))
@@ -182,5 +183,15 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A store error keeps its class; a process that misbehaved is exit 1.
+impl From<workload::Error> for super::Error {
+    fn from(e: workload::Error) -> Self {
+        match e {
+            workload::Error::Storage(e) => e.into(),
+            workload::Error::Process(message) => super::Error::Message(message),
+        }
     }
 }

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 
+use super::{Context, Result};
 use crate::coordinator::{Options, serve};
 
 /// Arguments of `mycelium coordinator`.
@@ -27,8 +27,9 @@ pub struct Args {
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
-pub fn run(store: &str, args: Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+pub fn run(store: &str, args: Args) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let retain = match &args.retain {
         Some(age) => {
             let ms = super::render::parse_duration(age).context("--retain")?;

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use super::render::{Table, age, write_json};
+use super::{Context, Result};
 use crate::model::{ElfState, now_ms};
 use crate::storage::Store;
 
@@ -18,8 +18,8 @@ pub struct Args {
 }
 
 /// Lists elf instances, most recently started first.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
-    let state: Option<ElfState> = args.state.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+    let state: Option<ElfState> = args.state.as_deref().map(str::parse).transpose().map_err(super::Error::Message)?;
     let mut elves = store.elves().context("read the elf instances")?;
     elves.retain(|e| state.is_none_or(|s| e.state == s));
     if json {

@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::json;
 
 use super::lookup;
 use super::render::{Table, age, age_opt, duration, first_line, short_sha, write_json, write_source};
+use super::{Context, Result};
 use crate::model::{Failure, FailureKind, Frame, Job, JobId, TaskVersion, now_ms};
 use crate::storage::{FailureQuery, Store};
 
@@ -93,7 +93,7 @@ pub fn reproduce(store: &Store, f: &Failure) -> Option<String> {
 }
 
 /// Reads the story of the failure `text` names (`7` or `f7`).
-pub fn read(store: &Store, text: &str) -> anyhow::Result<Story> {
+pub fn read(store: &Store, text: &str) -> Result<Story> {
     let failure = lookup::failure(store, text)?;
     let job = store.job(failure.job).with_context(|| format!("read job {}", failure.job))?;
     let sha = failure.report.ran_sha.clone().or_else(|| job.as_ref().and_then(|j| j.ran_sha.clone()));
@@ -122,7 +122,7 @@ pub fn read(store: &Store, text: &str) -> anyhow::Result<Story> {
 /// The failure that kept an upstream-failed job from running: the last
 /// failure of one of its producers at or before it, followed up the graph
 /// while that one is an upstream failure too.
-fn upstream_cause(store: &Store, failure: &Failure) -> anyhow::Result<Option<Failure>> {
+fn upstream_cause(store: &Store, failure: &Failure) -> Result<Option<Failure>> {
     let deps = store.deps(failure.run).context("read the run's edges")?;
     let (mut job, mut at) = (failure.job, failure.at);
     let mut cause: Option<Failure> = None;
@@ -153,7 +153,7 @@ fn upstream_cause(store: &Store, failure: &Failure) -> anyhow::Result<Option<Fai
 }
 
 /// Tells the story of a failure.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let s = read(store, &args.failure)?;
     let f = &s.failure;
     let marked = s.marked();
@@ -214,7 +214,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
         mismatch(store, out, m)?;
     }
     writeln!(out, "\ninputs:")?;
-    let inputs = serde_json::to_string_pretty(&r.inputs)?;
+    let inputs = serde_json::to_string_pretty(&r.inputs).context("encode the inputs as JSON")?;
     for line in inputs.lines() {
         writeln!(out, "  {line}")?;
     }
@@ -292,7 +292,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
 /// The two sides of a failed determinism check: the command the history
 /// recorded, in the source of the version that recorded it, with its line
 /// marked; and the command issued instead.
-fn mismatch(store: &Store, out: &mut dyn Write, m: &crate::model::Mismatch) -> anyhow::Result<()> {
+fn mismatch(store: &Store, out: &mut dyn Write, m: &crate::model::Mismatch) -> Result<()> {
     writeln!(out, "\ndeterminism check failed at command {}:", m.step)?;
     writeln!(out, "  recorded  {}", m.recorded)?;
     match &m.issued {

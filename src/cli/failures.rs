@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 use serde::Serialize;
 
+use super::error::bail;
 use super::lookup::{self, TaskRef};
 use super::render::{Table, age, first_line, parse_duration, write_json};
+use super::{Context, Result};
 use crate::model::{Failure, FailureId, FailureKind, Millis, now_ms};
 use crate::storage::{FailureQuery, Store};
 
@@ -62,7 +63,7 @@ pub struct Group {
 }
 
 /// The query the arguments describe.
-fn query(store: &Store, args: &Args) -> anyhow::Result<FailureQuery> {
+fn query(store: &Store, args: &Args) -> Result<FailureQuery> {
     let mut q = FailureQuery::default();
     if let Some(run) = &args.run {
         q.run = Some(lookup::run(store, run)?.id);
@@ -80,7 +81,7 @@ fn query(store: &Store, args: &Args) -> anyhow::Result<FailureQuery> {
     } else {
         q.elf = args.elf.clone();
     }
-    q.kind = args.kind.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    q.kind = args.kind.as_deref().map(str::parse).transpose().map_err(super::Error::Message)?;
     if let Some(since) = &args.since {
         q.since = Some(now_ms() - parse_duration(since)?);
     }
@@ -91,7 +92,7 @@ fn query(store: &Store, args: &Args) -> anyhow::Result<FailureQuery> {
 }
 
 /// Lists or groups failures.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let q = query(store, &args)?;
     let failures = store.failures(&q).context("read the failures")?;
     let now = now_ms();

@@ -3,13 +3,12 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::{Value, json};
 
-use super::exit::Exit;
 use super::lookup;
 use super::render::{Table, age, first_line, short_sha, write_json};
+use super::{Context, Result};
 use crate::model::{Job, JobState, Step, StepKind, now_ms};
 use crate::storage::{JobQuery, Store};
 
@@ -24,7 +23,7 @@ pub struct Args {
 /// The flow job `text` names: a job id, `r<run>`, or a run's idempotency
 /// key (for a run, its one top-level job that has not ended, else its one
 /// top-level job).
-pub fn target(store: &Store, text: &str) -> anyhow::Result<Job> {
+pub fn target(store: &Store, text: &str) -> Result<Job> {
     let t = text.trim();
     if t.starts_with('j') || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())) {
         return lookup::job(store, t);
@@ -33,7 +32,7 @@ pub fn target(store: &Store, text: &str) -> anyhow::Result<Job> {
         lookup::run(store, t)?.id
     } else {
         store.run_by_key(t).context("find the run by its key")?.ok_or_else(|| {
-            Exit::not_found(format!(
+            super::Error::not_found(format!(
                 "`{text}` names no flow: it is neither a job (j34), a run (r12), nor the idempotency key of a run \
                  (list runs with `mycelium runs`)"
             ))
@@ -52,12 +51,11 @@ pub fn target(store: &Store, text: &str) -> anyhow::Result<Job> {
         _ => {
             let ids: Vec<String> =
                 top.iter().map(|j| format!("j{} ({}/{}, {})", j.id, j.elf, j.task, j.state)).collect();
-            return Err(Exit::not_found(format!(
+            return Err(super::Error::not_found(format!(
                 "run {run} has {} top-level jobs, so `{text}` does not name one flow: name the job ({})",
                 top.len(),
                 ids.join(", ")
-            ))
-            .into());
+            )));
         }
     };
     Ok(pick)
@@ -87,7 +85,7 @@ fn outcome(s: &Step) -> String {
 }
 
 /// Shows a flow's history.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let job = target(store, &args.flow)?;
     let steps = store.flow_steps(job.id, 0).context("read the flow's history")?;
     let signals = store.flow_signals(job.id, false).context("read the flow's signals")?;

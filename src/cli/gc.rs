@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use super::render::{parse_duration, write_json};
+use super::{Context, Result};
 use crate::storage::{Reclaimed, Retention, Store};
 
 /// Arguments of `mycelium gc`.
@@ -31,7 +31,7 @@ pub struct Args {
 }
 
 /// Runs `mycelium gc`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let older_than_ms = parse_duration(&args.older_than).context("--older-than")?;
     let retention = Retention { older_than_ms, keep_failures: args.keep_failures, dry_run: args.dry_run };
     let mut collected = store.collect(&retention).context("delete finished runs")?;

@@ -3,12 +3,13 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 use serde_json::json;
 
+use super::error::bail;
 use super::lookup;
 use super::render::write_json;
+use super::{Context, Result};
 use crate::model::{Job, JobState, Param};
 use crate::storage::{Edge, JobQuery, Store};
 
@@ -42,7 +43,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Prints the graph of a run.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let format = if json { "json" } else { args.format.as_str() };
     if format != "dot" && format != "json" {
         bail!("`{}` is not a graph format: expected dot or json", args.format);

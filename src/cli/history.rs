@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::Value;
 
 use super::lookup;
 use super::render::{Table, age, first_line, write_json};
+use super::{Context, Result};
 use crate::model::now_ms;
 use crate::storage::{EventQuery, Store};
 
@@ -40,7 +40,7 @@ fn summary(data: &Value) -> String {
 }
 
 /// Prints the event log.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let mut query = EventQuery { limit: PAGE, ..EventQuery::default() };
     let what = if args.target.trim().starts_with('j') {
         let job = lookup::job(store, &args.target)?;

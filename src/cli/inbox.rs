@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use super::render::write_json;
+use super::{Context, Result};
 use crate::storage::Store;
 
 /// How often `--follow` looks for new lines.
@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Prints a flow's inbox lines.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let job = super::flow::target(store, &args.flow)?;
     let mut from = 0u32;
     loop {

@@ -1,14 +1,13 @@
 //! Reading what a command names: ids as typed by people, and the documents
 //! they name, with errors that say what is wrong and how to find a good one.
 
-use anyhow::{Context, bail};
-
-use super::exit::Exit;
+use super::error::bail;
+use super::{Context, Result};
 use crate::model::{Failure, FailureId, Job, JobId, Run, RunId, TaskVersion};
 use crate::storage::Store;
 
 /// Parses a positive integer id, optionally with its one-letter prefix.
-fn parse_id(text: &str, prefix: char, what: &str, hint: &str) -> anyhow::Result<i64> {
+fn parse_id(text: &str, prefix: char, what: &str, hint: &str) -> Result<i64> {
     let digits = text.trim().strip_prefix(prefix).unwrap_or(text.trim());
     match digits.parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -17,42 +16,42 @@ fn parse_id(text: &str, prefix: char, what: &str, hint: &str) -> anyhow::Result<
 }
 
 /// Parses a run id (`12` or `r12`).
-pub fn parse_run(text: &str) -> anyhow::Result<RunId> {
+pub fn parse_run(text: &str) -> Result<RunId> {
     parse_id(text, 'r', "run", "list runs with `mycelium runs`").map(RunId)
 }
 
 /// Parses a job id (`34` or `j34`).
-pub fn parse_job(text: &str) -> anyhow::Result<JobId> {
+pub fn parse_job(text: &str) -> Result<JobId> {
     parse_id(text, 'j', "job", "list a run's jobs with `mycelium run <run>`").map(JobId)
 }
 
 /// Parses a failure id (`7` or `f7`).
-pub fn parse_failure(text: &str) -> anyhow::Result<FailureId> {
+pub fn parse_failure(text: &str) -> Result<FailureId> {
     parse_id(text, 'f', "failure", "list failures with `mycelium failures`").map(FailureId)
 }
 
 /// The run `text` names.
-pub fn run(store: &Store, text: &str) -> anyhow::Result<Run> {
+pub fn run(store: &Store, text: &str) -> Result<Run> {
     let id = parse_run(text)?;
     let run = store.run(id).with_context(|| format!("read run {id}"))?;
-    run.ok_or_else(|| Exit::not_found(format!("run {id} does not exist (list runs with `mycelium runs`)")).into())
+    run.ok_or_else(|| super::Error::not_found(format!("run {id} does not exist (list runs with `mycelium runs`)")))
 }
 
 /// The job `text` names.
-pub fn job(store: &Store, text: &str) -> anyhow::Result<Job> {
+pub fn job(store: &Store, text: &str) -> Result<Job> {
     let id = parse_job(text)?;
     let job = store.job(id).with_context(|| format!("read job {id}"))?;
     job.ok_or_else(|| {
-        Exit::not_found(format!("job {id} does not exist (list a run's jobs with `mycelium run <run>`)")).into()
+        super::Error::not_found(format!("job {id} does not exist (list a run's jobs with `mycelium run <run>`)"))
     })
 }
 
 /// The failure `text` names.
-pub fn failure(store: &Store, text: &str) -> anyhow::Result<Failure> {
+pub fn failure(store: &Store, text: &str) -> Result<Failure> {
     let id = parse_failure(text)?;
     let failure = store.failure(id).with_context(|| format!("read failure {id}"))?;
     failure.ok_or_else(|| {
-        Exit::not_found(format!("failure {id} does not exist (list failures with `mycelium failures`)")).into()
+        super::Error::not_found(format!("failure {id} does not exist (list failures with `mycelium failures`)"))
     })
 }
 
@@ -69,7 +68,7 @@ pub struct TaskRef {
 
 impl TaskRef {
     /// Parses `elf/task[@sha-prefix]`.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
+    pub fn parse(text: &str) -> Result<Self> {
         let (name, sha) = match text.split_once('@') {
             Some((name, sha)) => (name, Some(sha)),
             None => (text, None),
@@ -92,20 +91,19 @@ impl TaskRef {
 }
 
 /// Every recorded version of `elf`/`task`, oldest first; not found when none.
-pub fn versions(store: &Store, elf: &str, task: &str) -> anyhow::Result<Vec<TaskVersion>> {
+pub fn versions(store: &Store, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
     let versions = store.task_versions(elf, task).with_context(|| format!("read the versions of {elf}/{task}"))?;
     if versions.is_empty() {
-        return Err(Exit::not_found(format!(
+        return Err(super::Error::not_found(format!(
             "no version of task `{elf}/{task}` is recorded (an elf records its tasks when it starts; \
              `mycelium elves` lists the elves that did)"
-        ))
-        .into());
+        )));
     }
     Ok(versions)
 }
 
 /// The version of `task` whose sha starts with `prefix` (the latest without one).
-pub fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> anyhow::Result<TaskVersion> {
+pub fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> Result<TaskVersion> {
     let mut all = versions(store, &task.elf, &task.task)?;
     let Some(prefix) = prefix.or(task.sha.as_deref()) else {
         return all.pop().context("no version recorded");
@@ -115,7 +113,7 @@ pub fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> anyhow::R
     let mut found: Vec<_> = all.into_iter().filter(|v| v.sha.as_str().starts_with(&prefix)).collect();
     match found.len() {
         1 => found.pop().context("one version"),
-        0 => Err(Exit::not_found(format!("no version of {} starts with `{prefix}` ({list})", task.name())).into()),
+        0 => Err(super::Error::not_found(format!("no version of {} starts with `{prefix}` ({list})", task.name()))),
         n => bail!("`{prefix}` names {n} versions of {}: give more digits ({list})", task.name()),
     }
 }

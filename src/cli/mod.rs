@@ -4,6 +4,7 @@ pub mod bench;
 pub mod coordinator;
 pub mod diff;
 pub mod elves;
+pub mod error;
 pub mod exit;
 pub mod failure;
 pub mod failures;
@@ -24,3 +25,5 @@ pub mod signal;
 pub mod signals;
 pub mod source;
 pub mod start;
+
+pub use error::{Context, Error, Result};

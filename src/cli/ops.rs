@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::json;
 
 use super::lookup;
 use super::render::write_json;
+use super::{Context, Result};
 use crate::model::{JobId, JobState};
 use crate::storage::{JobQuery, Store};
 
@@ -24,7 +24,7 @@ pub struct CancelArgs {
 
 /// Cancels every job of a run that is not final, and the run; or one job
 /// and what depends on it.
-pub fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     if args.run.trim().starts_with('j') {
         let job = lookup::job(store, &args.run)?;
         let cancelled = store.cancel_job(job.id, &args.reason).with_context(|| format!("cancel job {}", job.id))?;
@@ -67,7 +67,7 @@ pub struct RetryArgs {
 
 /// Re-queues failed jobs (and what could not run because of them) as new
 /// attempts, reopening their run.
-pub fn retry(store: &Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn retry(store: &Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let jobs: Vec<JobId> = if args.target.starts_with('r') {
         let run = lookup::run(store, &args.target)?;
         let states = vec![JobState::Failed, JobState::UpstreamFailed, JobState::Cancelled];

@@ -5,10 +5,11 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::error::bail;
+use super::{Context, Result};
 use crate::model::{Completion, InstanceId, JobSpec, RunSpec, Submission};
 use crate::storage::{self, ClaimRequest};
 
@@ -33,6 +34,12 @@ enum Action {
         /// Stop after this many empty claims in a row.
         #[arg(long, default_value_t = 20)]
         patience: u32,
+        /// The lease of each claim. Long by default: on a loaded machine a
+        /// slow server can take more than a minute to hand out thousands of
+        /// single claims, and a lease that ran out meanwhile would hand its
+        /// job out again (a second claim the exclusivity check would count).
+        #[arg(long, default_value_t = 3_600_000)]
+        ttl_ms: i64,
     },
     /// Claims up to `count` jobs, prints them and `ready`, then sleeps until killed.
     Hold {
@@ -71,19 +78,19 @@ enum Action {
 }
 
 /// Runs the probe against `url`.
-pub fn run(url: &str, probe: Probe) -> anyhow::Result<()> {
+pub fn run(url: &str, probe: Probe) -> Result<()> {
     let store = storage::Store::open(url).with_context(|| format!("open store `{url}`"))?;
     let mut out = std::io::stdout().lock();
     let instance = InstanceId::random();
     let tasks = vec!["t".to_owned()];
     match probe.action {
-        Action::ClaimAll { elf, batch, complete, patience } => {
+        Action::ClaimAll { elf, batch, complete, patience, ttl_ms } => {
             let mut empty = 0;
             let mut n = 0u64;
             let mut max_gap = Duration::ZERO;
             let mut last = Instant::now();
             while empty < patience {
-                let req = ClaimRequest { instance: &instance, elf: &elf, tasks: &tasks, max: batch, ttl_ms: 60_000 };
+                let req = ClaimRequest { instance: &instance, elf: &elf, tasks: &tasks, max: batch, ttl_ms };
                 let claimed = store.claim(&req)?;
                 if claimed.is_empty() {
                     empty += 1;

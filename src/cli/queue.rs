@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
 use super::lookup;
 use super::render::{Table, age, age_opt, first_line, write_json};
 use super::signals::data;
+use super::{Context, Result};
 use crate::agent::{Bus, Outgoing};
 use crate::model::{JobId, now_ms};
 use crate::storage::{FailureQuery, Messages, Store};
@@ -78,13 +78,13 @@ pub enum Action {
 }
 
 /// Runs `mycelium queue`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     match args.action.unwrap_or(Action::Ls) {
         Action::Ls => ls(store, out, json),
         Action::Show { queue, limit } => show(store, &queue, limit, out, json),
         Action::Dead { queue, limit } => dead(store, &queue, limit, out, json),
         Action::Requeue { queue, jobs } => {
-            let ids: Vec<JobId> = jobs.iter().map(|j| lookup::parse_job(j)).collect::<anyhow::Result<_>>()?;
+            let ids: Vec<JobId> = jobs.iter().map(|j| lookup::parse_job(j)).collect::<Result<_>>()?;
             let retried = store.requeue(&queue, if ids.is_empty() { None } else { Some(&ids) })?;
             Bus::new(store.clone()).ring(&retried.readied);
             if json {
@@ -107,7 +107,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
             Ok(())
         }
         Action::Send { queue, data: texts } => {
-            let messages = texts.iter().map(|t| data(t)).collect::<anyhow::Result<Vec<_>>>()?;
+            let messages = texts.iter().map(|t| data(t)).collect::<Result<Vec<_>>>()?;
             let sent = store.send(&queue, &Outgoing { messages: &messages, key: None, sender: "cli" })?;
             Bus::new(store.clone()).ring(&sent.readied);
             if json {
@@ -118,7 +118,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
             Ok(())
         }
         Action::Publish { exchange, topic, data: texts } => {
-            let messages = texts.iter().map(|t| data(t)).collect::<anyhow::Result<Vec<_>>>()?;
+            let messages = texts.iter().map(|t| data(t)).collect::<Result<Vec<_>>>()?;
             let sent = store.publish(&exchange, &topic, &Outgoing { messages: &messages, key: None, sender: "cli" })?;
             Bus::new(store.clone()).ring(&sent.readied);
             if json {
@@ -138,7 +138,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
     }
 }
 
-fn ls(store: &Store, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn ls(store: &Store, out: &mut dyn Write, json: bool) -> Result<()> {
     let queues = store.queues().context("read the queues")?;
     if json {
         return write_json(out, &queues);
@@ -170,7 +170,7 @@ fn ls(store: &Store, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(store: &Store, queue: &str, limit: u32, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn show(store: &Store, queue: &str, limit: u32, out: &mut dyn Write, json: bool) -> Result<()> {
     let q = store.queue(queue)?;
     let messages = store.queue_messages(queue, Messages::Queued, limit)?;
     if json {
@@ -211,7 +211,7 @@ fn show(store: &Store, queue: &str, limit: u32, out: &mut dyn Write, json: bool)
     Ok(())
 }
 
-fn dead(store: &Store, queue: &str, limit: u32, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn dead(store: &Store, queue: &str, limit: u32, out: &mut dyn Write, json: bool) -> Result<()> {
     let messages = store.queue_messages(queue, Messages::Dead, limit)?;
     if json {
         return write_json(out, &messages);

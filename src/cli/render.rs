@@ -109,11 +109,11 @@ pub fn short_sha(sha: Option<&TaskSha>) -> String {
 }
 
 /// Parses an age such as `30s`, `15m`, `1h`, `2d` or `1w` into milliseconds.
-pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
+pub fn parse_duration(text: &str) -> super::Result<i64> {
     let bad = || {
-        anyhow::anyhow!(
+        super::Error::msg(format!(
             "`{text}` is not a duration: expected a number followed by s, m, h, d or w, such as 30m, 1h or 2d"
-        )
+        ))
     };
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
@@ -131,8 +131,16 @@ pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
 }
 
 /// Writes `value` as pretty JSON and a newline.
-pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> super::Result<()> {
+    // serde_json meets a closed pipe as its own error: give it back as the
+    // output's I/O error, so that `| head` ends the command cleanly.
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| {
+        if e.is_io() {
+            super::Error::Output(e.into())
+        } else {
+            super::Error::Other { context: Some("write JSON".into()), source: Box::new(e) }
+        }
+    })?;
     writeln!(out)?;
     Ok(())
 }

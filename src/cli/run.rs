@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::json;
 
-use super::exit::Exit;
 use super::lookup;
 use super::render::{Table, age, short_sha, span, write_json};
+use super::{Context, Result};
 use crate::model::{JobState, Run, RunState, now_ms};
 use crate::storage::{JobQuery, Store};
 
@@ -29,7 +28,7 @@ pub struct Args {
 }
 
 /// Shows a run, or follows it.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let run = lookup::run(store, &args.run)?;
     if args.follow {
         return follow(store, run, out, json);
@@ -116,7 +115,7 @@ fn progress(run: &Run) -> String {
 }
 
 /// Prints progress until the run is final.
-fn follow(store: &Store, mut run: Run, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn follow(store: &Store, mut run: Run, out: &mut dyn Write, json: bool) -> Result<()> {
     let mut last = String::new();
     loop {
         let line = progress(&run);
@@ -143,18 +142,17 @@ fn follow(store: &Store, mut run: Run, out: &mut dyn Write, json: bool) -> anyho
         run = store
             .run(id)
             .with_context(|| format!("read run {id}"))?
-            .ok_or_else(|| Exit::not_found(format!("run {id} disappeared from the store")))?;
+            .ok_or_else(|| super::Error::not_found(format!("run {id} disappeared from the store")))?;
     }
     if !json {
         let took = span(now_ms(), Some(run.created_at), run.finished_at);
         writeln!(out, "\nrun {} {} after {took}", run.id, run.state)?;
     }
     match run.state {
-        RunState::Failed | RunState::Cancelled => Err(Exit::run_failed(format!(
+        RunState::Failed | RunState::Cancelled => Err(super::Error::run_failed(format!(
             "run {} ended {} (see `mycelium failures --run {}`)",
             run.id, run.state, run.id
-        ))
-        .into()),
+        ))),
         _ => Ok(()),
     }
 }

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use super::render::{Table, age, span, write_json};
+use super::{Context, Result};
 use crate::model::{RunState, now_ms};
 use crate::storage::{RunQuery, Store};
 
@@ -21,8 +21,8 @@ pub struct Args {
 }
 
 /// Lists runs.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
-    let state: Option<RunState> = args.state.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+    let state: Option<RunState> = args.state.as_deref().map(str::parse).transpose().map_err(super::Error::Message)?;
     let runs = store.runs(&RunQuery { state, limit: Some(args.limit) }).context("read the runs")?;
     if json {
         return write_json(out, &runs);

@@ -3,12 +3,12 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 
 use super::lookup::TaskRef;
 use super::render::{Table, write_json};
 use super::signals::data;
+use super::{Context, Result};
 use crate::agent::schedule::Origin;
 use crate::agent::{Bus, Missed, Overlap, Schedule, Spec};
 use crate::model::{Millis, now_ms};
@@ -93,7 +93,7 @@ fn when(at: Millis, now: Millis) -> String {
 }
 
 /// Runs `mycelium schedules`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let now = now_ms();
     match args.action.unwrap_or(Action::Ls) {
         Action::Ls => {
@@ -157,9 +157,9 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
                 (None, Some(c)) => Spec::cron(&c, tz.as_deref()),
                 _ => Err("give --every or --cron".to_owned()),
             }
-            .map_err(anyhow::Error::msg)?;
-            let missed: Missed = missed.parse().map_err(anyhow::Error::msg)?;
-            let overlap: Overlap = overlap.parse().map_err(anyhow::Error::msg)?;
+            .map_err(super::Error::Message)?;
+            let missed: Missed = missed.parse().map_err(super::Error::Message)?;
+            let overlap: Overlap = overlap.parse().map_err(super::Error::Message)?;
             let schedule = Schedule {
                 missed,
                 overlap,
@@ -187,7 +187,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
     }
 }
 
-fn say(out: &mut dyn Write, json: bool, s: &Schedule, text: String) -> anyhow::Result<()> {
+fn say(out: &mut dyn Write, json: bool, s: &Schedule, text: String) -> Result<()> {
     if json {
         return write_json(out, s);
     }

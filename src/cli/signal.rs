@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::Value;
 
 use super::render::write_json;
+use super::{Context, Result};
 use crate::storage::Store;
 
 /// Arguments of `mycelium signal`.
@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 /// Sends a signal.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload: Value = serde_json::from_str(&args.data).with_context(|| {
         format!("--data `{}` is not JSON (quote it for the shell, e.g. --data '{{\"by\": \"ana\"}}')", args.data)
     })?;

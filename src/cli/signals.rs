@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::{Value, json};
 
 use super::render::{Table, age_opt, write_json};
+use super::{Context, Result};
 use crate::agent::Bus;
 use crate::agent::spec::parse_duration;
 use crate::model::now_ms;
@@ -23,17 +23,16 @@ pub struct Args {
 }
 
 /// Lists the declared signals with their receivers.
-pub fn list(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn list(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let signals = store.signals().context("read the signals")?;
     let subs = store.subscriptions(None).context("read the subscriptions")?;
     if let Some(name) = args.schema {
         let Some(s) = signals.iter().find(|s| s.name == name) else {
             let known: Vec<&str> = signals.iter().map(|s| s.name.as_str()).collect();
-            return Err(super::exit::Exit::not_found(format!(
+            return Err(super::Error::not_found(format!(
                 "unknown signal `{name}` (known: {})",
                 if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
-            ))
-            .into());
+            )));
         };
         return write_json(out, &s.schema);
     }
@@ -65,7 +64,7 @@ pub fn list(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyho
 }
 
 /// Parses `--data`: JSON, with the error naming it.
-pub(crate) fn data(text: &str) -> anyhow::Result<Value> {
+pub(crate) fn data(text: &str) -> Result<Value> {
     serde_json::from_str(text)
         .with_context(|| format!("--data `{text}` is not JSON (quote it: --data '{{\"user_id\": 7}}')"))
 }
@@ -84,7 +83,7 @@ pub struct EmitArgs {
 }
 
 /// Emits a signal.
-pub fn emit(store: &Store, args: EmitArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn emit(store: &Store, args: EmitArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload = data(&args.data)?;
     let emitted = store.emit(&crate::agent::Emission {
         signal: &args.signal,
@@ -132,10 +131,14 @@ pub struct CallArgs {
 }
 
 /// Calls the receivers of a signal and prints their answers.
-pub fn call(store: &Store, args: CallArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn call(store: &Store, args: CallArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload = data(&args.data)?;
-    let ms = parse_duration(&args.timeout).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ms = parse_duration(&args.timeout).context("--timeout")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
     let bus = Bus::new(store.clone());
     let got = runtime.block_on(bus.call_json(&args.signal, payload).timeout(Duration::from_millis(ms)).gather())?;
     if json {
@@ -154,4 +157,15 @@ pub fn call(store: &Store, args: CallArgs, out: &mut dyn Write, json: bool) -> a
         writeln!(out, "  {}/{} (job {}) did not answer: {}", u.elf, u.task, u.job, u.reason)?;
     }
     Ok(())
+}
+
+/// A store error keeps its class (an unknown signal is exit 3); the rest are
+/// bad input (exit 1).
+impl From<crate::agent::Error> for super::Error {
+    fn from(e: crate::agent::Error) -> Self {
+        match e {
+            crate::agent::Error::Storage(e) => e.into(),
+            other => super::Error::Message(other.to_string()),
+        }
+    }
 }

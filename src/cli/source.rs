@@ -5,7 +5,9 @@ use std::io::Write;
 
 use clap::Args as ClapArgs;
 
+use super::Result;
 use super::diff;
+use super::error::bail;
 use super::lookup::{self, TaskRef};
 use super::render::{Table, age, write_json, write_source};
 use crate::model::{TaskVersion, now_ms};
@@ -25,14 +27,14 @@ pub struct Args {
 }
 
 /// Shows task source.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let task = TaskRef::parse(&args.task)?;
     if args.list {
         return list(store, &task, out, json);
     }
     if let Some(pair) = &args.diff {
         let [a, b] = pair.as_slice() else {
-            anyhow::bail!("--diff takes two versions, A and B");
+            bail!("--diff takes two versions, A and B");
         };
         for sha in [a, b] {
             TaskRef::parse(&format!("{}@{sha}", task.name()))?;
@@ -61,7 +63,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow
 }
 
 /// Lists the versions of a task, oldest first.
-fn list(store: &Store, task: &TaskRef, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+fn list(store: &Store, task: &TaskRef, out: &mut dyn Write, json: bool) -> Result<()> {
     let versions = lookup::versions(store, &task.elf, &task.task)?;
     if json {
         return write_json(out, &versions);

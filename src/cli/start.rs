@@ -3,12 +3,13 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use serde_json::{Value, json};
 
+use super::error::bail;
 use super::lookup::TaskRef;
 use super::render::write_json;
+use super::{Context, Result};
 use crate::model::{JobSpec, RunSpec, Submission};
 use crate::storage::Store;
 
@@ -30,13 +31,13 @@ pub struct Args {
 }
 
 /// Starts a run of one job.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let task = TaskRef::parse(&args.task)?;
     let values: Value = serde_json::from_str(&args.args).with_context(|| {
         format!("the arguments `{}` are not JSON (write them as a list, e.g. '[\"2024-06-01\", 3]')", args.args)
     })?;
     if !values.is_array() {
-        anyhow::bail!("the arguments `{}` are not a JSON list: write one value per parameter, e.g. '[3]'", args.args);
+        bail!("the arguments `{}` are not a JSON list: write one value per parameter, e.g. '[3]'", args.args);
     }
     let mut run = RunSpec::named(args.name.unwrap_or_else(|| task.task.clone()));
     run.idempotency_key = args.key;

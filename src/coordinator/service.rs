@@ -304,3 +304,27 @@ impl<'a> Coordinator<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that stays unavailable for longer than any fixed tolerance
+    /// (about 13 minutes on the paused clock) delays a round; it does not
+    /// end the coordinator, which leads once the store answers.
+    #[tokio::test(start_paused = true)]
+    async fn a_long_store_outage_delays_the_coordinator_and_does_not_end_it() {
+        let (store, faults) = Store::memory_with_faults();
+        let options = Options::default();
+        let mut c = Coordinator::new(store.clone(), &options);
+        faults.fail_next(400);
+        let started = tokio::time::Instant::now();
+        let ticked = c.tick().await;
+        assert!(ticked.is_ok(), "the round failed: {ticked:?}");
+        assert_eq!(c.leading, Some(true));
+        assert_eq!((faults.failed(), faults.left()), (400, 0));
+        assert!(started.elapsed() > Duration::from_secs(600), "the outage lasted {:?}", started.elapsed());
+        // It holds the lease: another holder cannot take the lead.
+        assert_eq!(store.lead(ROLE, "another coordinator", 1_000).ok(), Some(false));
+    }
+}

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::Error;
+use crate::lifecycle::outage::Outage;
 use crate::model::{JobId, JobState, RunId, RunState, Submitted};
 use crate::storage::{self, FailureQuery, Store, Unserved};
 use crate::task::{Output, Source};
@@ -101,15 +102,27 @@ impl RunHandle {
     pub fn wait_blocking<T: DeserializeOwned>(&self, out: &Output<T>) -> Result<T, Error> {
         let job = self.job_of(out)?;
         let mut seen = i64::MIN;
+        let mut outage = Outage::default();
         loop {
-            let v = self.store.change_counter()?;
-            if v != seen {
-                seen = v;
-                if let Some(value) = self.settled::<T>(job, &out.path)? {
-                    return Ok(value);
+            let looked = self.store.change_counter().map_err(Error::from).and_then(|v| {
+                if v == seen {
+                    return Ok(None);
                 }
-            }
-            std::thread::sleep(self.store.describe().poll.0);
+                let settled = self.settled::<T>(job, &out.path)?;
+                seen = v;
+                Ok(settled)
+            });
+            let pause = match looked {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {
+                    outage.recovered("wait for a run");
+                    self.store.describe().poll.0
+                }
+                // An outage of the store is waited out, like a slow run.
+                Err(Error::Storage(e)) if e.is_retryable() => outage.failed("wait for a run", &e),
+                Err(e) => return Err(e),
+            };
+            std::thread::sleep(pause);
         }
     }
 
@@ -122,13 +135,23 @@ impl RunHandle {
         check: impl Fn(&RunHandle) -> Result<Option<T>, Error>,
     ) -> Result<T, Error> {
         let started = Instant::now();
-        let mut seen = self.store.change_counter()?;
+        // Unreadable now (an outage): the first change wakes the first look.
+        let mut seen = self.store.change_counter().unwrap_or(i64::MIN);
         let mut last_change = Instant::now();
         let mut warned = false;
+        // An outage of the store is waited out, like a slow run: retried
+        // with a growing wait, logged once, bounded by `timeout` only.
+        let mut outage = Outage::default();
         loop {
-            if let Some(v) = check(self)? {
-                return Ok(v);
-            }
+            let backoff = match check(self) {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {
+                    outage.recovered("wait for a run");
+                    None
+                }
+                Err(Error::Storage(e)) if e.is_retryable() => Some(outage.failed("wait for a run", &e)),
+                Err(e) => return Err(e),
+            };
             let left = match timeout {
                 Some(t) => match t.checked_sub(started.elapsed()) {
                     Some(left) => Some(left),
@@ -136,14 +159,29 @@ impl RunHandle {
                 },
                 None => None,
             };
+            if let Some(backoff) = backoff {
+                tokio::time::sleep(left.map_or(backoff, |l| l.min(backoff))).await;
+                continue;
+            }
             let wake = left.unwrap_or(STALL).min(STALL);
             match tokio::time::timeout(wake, self.store.changed(seen)).await {
-                Ok(v) => {
-                    seen = v?;
+                Ok(Ok(v)) => {
+                    seen = v;
                     last_change = Instant::now();
                 }
+                Ok(Err(e)) if e.is_retryable() => {
+                    let backoff = outage.failed("wait for a run", &e);
+                    tokio::time::sleep(left.map_or(backoff, |l| l.min(backoff))).await;
+                }
+                Ok(Err(e)) => return Err(e.into()),
                 Err(_) if !warned && last_change.elapsed() >= STALL => {
-                    let unserved = self.unserved()?;
+                    // Advice only: a store that cannot answer now is asked
+                    // again at the next stall.
+                    let unserved = match self.unserved() {
+                        Ok(u) => u,
+                        Err(Error::Storage(e)) if e.is_retryable() => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
                     for u in &unserved {
                         eprintln!("mycelium: run {} waits: {}", self.id, u.advice());
                     }

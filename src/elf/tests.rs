@@ -209,3 +209,35 @@ fn a_stopping_elf_gives_back_what_it_cannot_finish() {
         let _ = out;
     });
 }
+
+/// A store that is unavailable for a while (busy, restarting) delays the
+/// run: the waiting driver and the elf retry, and neither ends.
+#[test]
+fn a_store_outage_is_ridden_out_by_the_elf_and_the_waiting_driver() {
+    runtime().block_on(async {
+        let (store, faults) = Store::memory_with_faults();
+        let myc = Mycelium::new(store.clone());
+        let mut o = myc.orchestration("outage");
+        let four = o.call(double::call(2));
+        let run = o.submit().await.expect("submit");
+        // The driver meets the outage first: no elf is running yet.
+        faults.fail_next(6);
+        let waiting = tokio::spawn({
+            let (run, four) = (run.clone(), four.clone());
+            async move { run.wait(&four).await }
+        });
+        let first = tokio::time::timeout(Duration::from_secs(60), async {
+            while faults.left() == 6 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        assert!(first.await.is_ok(), "the driver never looked");
+        let (stop, handle) = start_elf(&store);
+        let got = tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("in time").expect("joined");
+        assert_eq!(got.ok(), Some(4));
+        assert_eq!((faults.failed(), faults.left()), (6, 0));
+        let _ = stop.send(());
+        let served = handle.await.expect("joined");
+        assert!(served.is_ok(), "the elf ended badly: {served:?}");
+    });
+}

@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use clap::Args as ClapArgs;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -14,7 +13,8 @@ use super::logs::Stream;
 use super::plan::{Mode, Plan};
 use super::status;
 use super::supervisor::{Control, Supervisor};
-use crate::cli::exit::{self, Exit};
+use crate::cli::Error::Exit;
+use crate::cli::{Context as _, Result, exit};
 
 /// A process did not stop cleanly: its last run exited non-zero or by a
 /// signal other than the launcher's SIGTERM (a crash not restarted, a
@@ -59,7 +59,7 @@ pub struct Args {
 }
 
 /// Runs `mycelium launch`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> Result<()> {
     let (plan, mycelium) = load(&args.manifest)?;
     if args.check {
         print!("{}", describe(&args.manifest, &plan));
@@ -67,29 +67,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // One thread: the children's parent-death signal follows the thread
     // that forked them (see `supervisor`).
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
     let report = runtime.block_on(async {
-        let control = signals()?;
+        let control = signals().context("listen for signals")?;
         let log = Stream::new(Box::new(std::io::stdout()), plan.processes.iter().map(|p| p.label.as_str()));
-        anyhow::Ok(Supervisor::new(&plan, &mycelium, log).run(control).await)
+        Ok::<_, crate::cli::Error>(Supervisor::new(&plan, &mycelium, log).run(control).await)
     })?;
     if !report.killed.is_empty() {
         return Err(Exit {
             code: KILLED,
             message: format!("not clean: SIGKILLed after the grace period: {}", report.killed.join(", ")),
-        }
-        .into());
+        });
     }
     if !report.failed.is_empty() {
         let failed: Vec<String> = report.failed.iter().map(|(l, how)| format!("{l} ({how})")).collect();
-        return Err(Exit { code: UNCLEAN, message: format!("not clean: {}", failed.join(", ")) }.into());
+        return Err(Exit { code: UNCLEAN, message: format!("not clean: {}", failed.join(", ")) });
     }
     Ok(())
 }
 
 /// Reads and checks the manifest: the plan and the `mycelium` binary, or an
 /// error after every problem has been printed to stderr.
-fn load(path: &Path) -> anyhow::Result<(Plan, PathBuf)> {
+fn load(path: &Path) -> Result<(Plan, PathBuf)> {
     let text = std::fs::read_to_string(path).map_err(|e| Exit {
         code: exit::ERROR,
         message: format!(
@@ -112,8 +112,7 @@ fn load(path: &Path) -> anyhow::Result<(Plan, PathBuf)> {
             Err(Exit {
                 code: exit::ERROR,
                 message: format!("{} problem(s) in {}; nothing was started", problems.len(), path.display()),
-            }
-            .into())
+            })
         }
     }
 }

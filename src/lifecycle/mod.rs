@@ -22,6 +22,7 @@ mod flow_signal;
 mod flow_turn;
 mod flow_wake;
 mod operate;
+pub(crate) mod outage;
 mod outcomes;
 mod plan;
 mod queues;

@@ -3,18 +3,14 @@
 //! waiters when anything was committed (instead of every waiter polling).
 
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::Store;
+use super::outage::Outage;
 use super::store::Inner;
 use crate::storage::{Error, Result};
-
-/// How long a runtime keeps retrying a store that is unavailable before it
-/// gives up (the store said the same call may succeed later: busy, a full
-/// disk that clears, a server restarting).
-pub(crate) const OUTAGE_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// The change watcher: one polling thread per store handle, only while
 /// someone waits.
@@ -26,25 +22,33 @@ pub(crate) struct Watcher {
 impl Store {
     /// Runs a store call off the async runtime's reactor (in place on a
     /// multi-threaded runtime, which moves its other tasks away; on a
-    /// blocking thread otherwise), retrying with backoff while the store
-    /// reports a retryable error, for up to five minutes.
+    /// blocking thread otherwise).
+    ///
+    /// While the store reports a retryable error (busy, a full disk that
+    /// clears, a server restarting) the call is tried again, with a wait
+    /// that doubles up to two seconds, for as long as the outage lasts:
+    /// elves, the coordinator and waiting drivers ride out an outage instead
+    /// of ending. The outage is logged once when it starts and once when it
+    /// ends. Drop the future (`tokio::time::timeout`) to give up sooner.
     pub async fn call<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&Store) -> Result<T> + Send + Sync + 'static,
     {
         let f = Arc::new(f);
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(10);
+        let mut outage = Outage::default();
         loop {
-            let out = self.call_once(f.clone()).await;
-            match out {
-                Err(e) if e.is_retryable() && started.elapsed() < OUTAGE_TOLERANCE => {
-                    tracing::warn!("store unavailable, retrying in {} ms: {e}", backoff.as_millis());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+            match self.call_once(f.clone()).await {
+                Err(e) if e.is_retryable() => {
+                    let wait = outage.failed("run a store call", &e);
+                    tokio::time::sleep(wait).await;
                 }
-                other => return other,
+                out => {
+                    if out.is_ok() {
+                        outage.recovered("a store call");
+                    }
+                    return out;
+                }
             }
         }
     }
@@ -120,5 +124,34 @@ fn poll_changes(store: Weak<Inner>, tx: watch::Sender<i64>, poll: Duration) {
             drop(inner);
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::RunQuery;
+
+    /// An outage of about 13 minutes on the paused clock, longer than any
+    /// fixed tolerance: the call answers once the store does.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_is_retried_for_as_long_as_the_store_is_unavailable() {
+        let (store, faults) = Store::memory_with_faults();
+        faults.fail_next(400);
+        let started = tokio::time::Instant::now();
+        let runs = store.call(|s| s.runs(&RunQuery::default())).await;
+        assert_eq!(runs.ok().map(|r| r.len()), Some(0));
+        assert_eq!(faults.failed(), 400);
+        assert!(started.elapsed() > Duration::from_secs(600), "the outage lasted {:?}", started.elapsed());
+    }
+
+    /// An error that retrying cannot cure is returned at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_cannot_succeed_is_not_retried() {
+        let store = Store::memory();
+        let started = tokio::time::Instant::now();
+        let job = store.call(|s| s.job(crate::model::JobId(9))?.ok_or(Error::UnknownJob(crate::model::JobId(9)))).await;
+        assert!(matches!(job, Err(Error::UnknownJob(_))), "{job:?}");
+        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 }

@@ -8,6 +8,7 @@ use clap::{Args as ClapArgs, Subcommand};
 
 use super::server::{Options, serve as run_server};
 use super::token;
+use crate::cli::Context as _;
 
 /// Arguments of `mycelium serve`.
 #[derive(Debug, ClapArgs)]
@@ -29,9 +30,10 @@ pub struct ServeArgs {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn serve(store: &str, args: ServeArgs) -> anyhow::Result<()> {
+pub fn serve(store: &str, args: ServeArgs) -> crate::cli::Result<()> {
     crate::elf::cli::init_tracing(&std::env::var("MYCELIUM_LOG").unwrap_or_else(|_| "warn".into()), "mycelium-serve");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let store = crate::storage::Store::open(store)?;
     let options = Options {
         listen: args.listen,
@@ -42,7 +44,7 @@ pub fn serve(store: &str, args: ServeArgs) -> anyhow::Result<()> {
     };
     let served = runtime.block_on(run_server(store, options, crate::elf::stop_signal()));
     crate::elf::cli::finish_tracing();
-    served
+    served.map_err(crate::cli::Error::other)
 }
 
 /// Arguments of `mycelium token`.
@@ -74,7 +76,12 @@ enum TokenCommand {
 }
 
 /// Creates, lists or revokes API tokens.
-pub fn token(store: &crate::storage::Store, args: TokenArgs, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub fn token(
+    store: &crate::storage::Store,
+    args: TokenArgs,
+    out: &mut dyn Write,
+    json: bool,
+) -> crate::cli::Result<()> {
     match args.command {
         TokenCommand::Create { scope, name } => token::create(store, &scope, &name, out, json),
         TokenCommand::List => token::list(store, out, json),

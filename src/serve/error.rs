@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::cli::exit;
 use crate::storage::{self, ErrorKind};
 
 /// An API error.
@@ -98,8 +97,19 @@ impl From<anyhow::Error> for ApiError {
         if let Some(s) = e.chain().find_map(|c| c.downcast_ref::<storage::Error>()) {
             return Self { message, ..ApiError::from_kind(s) };
         }
-        match exit::code_of(&e) {
-            exit::NOT_FOUND => Self::not_found(message),
+        Self::bad_request(message)
+    }
+}
+
+impl From<crate::cli::Error> for ApiError {
+    /// Errors of the CLI's shared helpers: a store error keeps its class, a
+    /// "does not exist" is 404, the rest are bad input (the helpers only
+    /// fail on what they were given).
+    fn from(e: crate::cli::Error) -> Self {
+        let message = format!("{e:#}");
+        match (e.store_error(), e.code()) {
+            (Some(s), _) => Self { message, ..ApiError::from_kind(s) },
+            (None, crate::cli::exit::NOT_FOUND) => Self::not_found(message),
             _ => Self::bad_request(message),
         }
     }

@@ -3,12 +3,11 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use serde_json::json;
 
 use super::auth::hash;
-use crate::cli::exit::Exit;
 use crate::cli::render::{Table, age, age_opt, write_json};
+use crate::cli::{Context, Error, Result};
 use crate::model::now_ms;
 use crate::storage::{Scope, Store, Token};
 
@@ -19,8 +18,8 @@ fn secret() -> String {
     format!("myc_{hex}")
 }
 
-pub(super) fn create(store: &Store, scope: &str, name: &str, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
-    let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
+pub(super) fn create(store: &Store, scope: &str, name: &str, out: &mut dyn Write, json: bool) -> Result<()> {
+    let scope: Scope = scope.parse().map_err(Error::Message)?;
     let secret = secret();
     let token = Token { name: name.to_owned(), scope, hash: hash(&secret), created_at: now_ms(), revoked_at: None };
     store.create_token(&token).with_context(|| format!("create token `{name}`"))?;
@@ -33,7 +32,7 @@ pub(super) fn create(store: &Store, scope: &str, name: &str, out: &mut dyn Write
     Ok(())
 }
 
-pub(super) fn list(store: &Store, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub(super) fn list(store: &Store, out: &mut dyn Write, json: bool) -> Result<()> {
     let tokens = store.tokens().context("read the tokens")?;
     if json {
         let shown: Vec<_> = tokens
@@ -57,13 +56,12 @@ pub(super) fn list(store: &Store, out: &mut dyn Write, json: bool) -> anyhow::Re
     Ok(())
 }
 
-pub(super) fn revoke(store: &Store, name: &str, out: &mut dyn Write, json: bool) -> anyhow::Result<()> {
+pub(super) fn revoke(store: &Store, name: &str, out: &mut dyn Write, json: bool) -> Result<()> {
     let revoked = store.revoke_token(name).with_context(|| format!("revoke token `{name}`"))?;
     if !revoked {
-        return Err(Exit::not_found(format!(
+        return Err(Error::not_found(format!(
             "no active token is named `{name}` (list them with `mycelium token list`)"
-        ))
-        .into());
+        )));
     }
     if json {
         return write_json(out, &json!({ "name": name, "revoked": true }));

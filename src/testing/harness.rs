@@ -305,7 +305,7 @@ impl Harness {
                     Some(task) => {
                         let limit = c.timeout_ms.map(Duration::from_millis);
                         let deadline =
-                            c.timeout_ms.map(|t| self.clock.now().saturating_add(i64::try_from(t).unwrap_or(i64::MAX)));
+                            c.timeout_ms.map(|t| claimed_at(&c).saturating_add(i64::try_from(t).unwrap_or(i64::MAX)));
                         let sha = self.shas.get(task.info.source).cloned().unwrap_or_else(|| task.info.sha());
                         hung.push(Hung { lease: c.lease, limit, deadline, args: c.args, sha });
                     }
@@ -472,9 +472,18 @@ impl Harness {
     }
 }
 
+/// When `c` was claimed, on the store's clock: its lease ran from then.
+/// Time limits count from the claim, not from when the harness got round to
+/// starting the call: another thread may move the clock in between (as soon
+/// as it sees the job claimed), and a limit counted from after that move
+/// would never be reached.
+fn claimed_at(c: &Claimed) -> Millis {
+    c.lease_until.saturating_sub(TTL_MS)
+}
+
 /// Runs `task` for `c` with its time limit measured on the harness's clock
-/// from now: the attempt times out when the clock is moved past it (by the
-/// task itself, or by another thread), however little real time passed;
+/// from the claim: the attempt times out when the clock is moved past it (by
+/// the task itself, or by another thread), however little real time passed;
 /// one that ends when the clock stands past its limit timed out too, since
 /// an elf would have stopped it first.
 async fn run_on_clock(
@@ -484,7 +493,7 @@ async fn run_on_clock(
     cx: Context,
     clock: &ManualClock,
 ) -> Done {
-    let start = clock.now();
+    let start = claimed_at(c);
     let deadline = |t: Duration| start.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
     let done = runner::run_within(task, c, sha, cx, |t| clock.reached(deadline(t))).await;
     match c.timeout_ms.map(Duration::from_millis) {

@@ -150,7 +150,7 @@ async fn one(State(state): State<AppState>, Path(text): Path<String>) -> ApiResu
         .call("read a failure's story", move |s| {
             let st = match story::read(s, &fid.to_string()) {
                 Ok(st) => st,
-                Err(e) if crate::cli::exit::code_of(&e) == crate::cli::exit::NOT_FOUND => {
+                Err(e) if e.code() == crate::cli::exit::NOT_FOUND => {
                     return Err(ApiError::not_found(format!(
                         "failure {fid} does not exist (list failures with GET /api/failures)"
                     )));

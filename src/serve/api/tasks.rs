@@ -134,7 +134,7 @@ async fn diff_of(
         .call("read two task versions", move |s| {
             let a = lookup::version(s, &t, Some(&from))?;
             let b = lookup::version(s, &t, to.as_deref())?;
-            anyhow::Ok((a, b))
+            Ok::<_, crate::cli::Error>((a, b))
         })
         .await?;
     let mut out = Vec::new();

@@ -8,6 +8,8 @@
 //! store while any handle to it lives), with optional `?max_payload=<bytes>`.
 
 mod agents;
+#[cfg(test)]
+pub(crate) mod faults;
 mod flows;
 mod read;
 mod retention;
