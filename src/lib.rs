@@ -81,29 +81,31 @@
 //!   manual clock.
 //! * [`schema`]: the JSON Schemas of the documents, for elves and drivers in
 //!   other languages.
-//! * [`cli`], [`bench`](mod@bench): the `mycelium` command's implementation, used by the
-//!   binary (not a stable API).
+//! * [`serve`](mod@serve): the HTTP API, event stream, webhooks, metrics and
+//!   dashboard of `mycelium serve`, to embed in a program of your own.
+//!
+//! The `mycelium` command line (inspection, operations, the coordinator's
+//! process, the launcher, the benchmarks) is the binary's, not part of this
+//! API: it is compiled here, private, because it works on the store's
+//! internals, and the binary's `main` only calls it.
 
 pub mod agent;
-pub mod bench;
-#[doc(hidden)]
-pub mod child;
-pub mod cli;
+mod bench;
+mod child;
+mod cli;
 pub mod coordinator;
 pub(crate) mod doorbell;
 pub mod driver;
 pub mod elf;
 pub mod flow;
 mod host;
-#[doc(hidden)]
-pub mod launch;
+mod launch;
 mod lifecycle;
 pub mod model;
 #[cfg(feature = "otel")]
 mod otel;
 pub(crate) mod refs;
 pub mod schema;
-#[doc(hidden)]
 pub mod serve;
 pub mod storage;
 pub mod task;

@@ -111,3 +111,10 @@ pub mod testing_hooks {
         crate::storage::sqlite::SqliteBackend::open(path, Default::default(), OpenMode::Existing)?.schema_version()
     }
 }
+
+/// The `mycelium` command (the whole `main` of its binary). The command line
+/// is the binary's, not the library's API: it lives here, private, because it
+/// works on the store's internals that the public API does not expose.
+pub fn command_main() -> std::process::ExitCode {
+    crate::cli::command::main()
+}

@@ -9,7 +9,7 @@ use crate::storage::{self, Error, Result};
 
 /// A store that exists for one run; removed when dropped.
 #[derive(Debug)]
-pub struct FreshStore {
+pub(crate) struct FreshStore {
     url: String,
     kind: Kind,
 }
@@ -23,7 +23,7 @@ enum Kind {
 
 impl FreshStore {
     /// A fresh store of the kind `store` names (run `run` of a benchmark).
-    pub fn new(store: &str, run: u32) -> Result<FreshStore> {
+    pub(crate) fn new(store: &str, run: u32) -> Result<FreshStore> {
         let scheme = store.split_once(':').map_or(store, |(s, _)| s);
         match scheme {
             "sqlite" => {
@@ -52,17 +52,17 @@ impl FreshStore {
 
     /// Its URL (with credentials: for the processes of the run; never print
     /// it, print [`FreshStore::shown`]).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// Its URL without credentials.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         storage::redact(&self.url)
     }
 
     /// Its scheme (`sqlite`, `arangodb`).
-    pub fn scheme(&self) -> &'static str {
+    pub(crate) fn scheme(&self) -> &'static str {
         match self.kind {
             Kind::Sqlite(_) => "sqlite",
             #[cfg(feature = "arangodb")]
@@ -72,14 +72,14 @@ impl FreshStore {
 
     /// The bytes an embedded store's files take on disk (the database, its
     /// write-ahead log and shared memory); None on a server.
-    pub fn bytes_on_disk(&self) -> Option<u64> {
+    pub(crate) fn bytes_on_disk(&self) -> Option<u64> {
         let dir = self.dir()?;
         let files = std::fs::read_dir(dir).ok()?;
         Some(files.filter_map(|f| f.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
     }
 
     /// The temp dir of an embedded store.
-    pub fn dir(&self) -> Option<&Path> {
+    pub(crate) fn dir(&self) -> Option<&Path> {
         match &self.kind {
             Kind::Sqlite(dir) => Some(dir),
             #[cfg(feature = "arangodb")]

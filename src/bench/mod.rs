@@ -1,6 +1,6 @@
 //! Benchmarks.
 
-pub mod agents;
-pub mod fresh;
-pub mod store;
-pub mod workload;
+pub(crate) mod agents;
+pub(crate) mod fresh;
+pub(crate) mod store;
+pub(crate) mod workload;

@@ -38,13 +38,13 @@ const TTL_MS: i64 = 600_000;
 
 /// What to measure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StoreBenchOptions {
+pub(crate) struct StoreBenchOptions {
     /// Jobs per measurement (N).
-    pub jobs: u32,
+    pub(crate) jobs: u32,
     /// Measurements per figure, each on a fresh store.
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// Jobs per claim in the batched and lifecycle figures.
-    pub batch: u32,
+    pub(crate) batch: u32,
 }
 
 impl Default for StoreBenchOptions {
@@ -55,15 +55,15 @@ impl Default for StoreBenchOptions {
 
 /// One figure over all runs, in jobs per second.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// The median of `samples`.
-    pub median: f64,
+    pub(crate) median: f64,
     /// The slowest run.
-    pub min: f64,
+    pub(crate) min: f64,
     /// The fastest run.
-    pub max: f64,
+    pub(crate) max: f64,
     /// Every run's figure, in the order measured.
-    pub samples: Vec<f64>,
+    pub(crate) samples: Vec<f64>,
 }
 
 impl Figure {
@@ -91,44 +91,44 @@ impl Figure {
 /// physical limit of the embedded store, to compare with, since absolute
 /// figures differ 1.5-2x between machines of one kind.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RawSqlite {
+pub(crate) struct RawSqlite {
     /// Single-row claim transactions per second.
-    pub single_claims_per_s: Figure,
+    pub(crate) single_claims_per_s: Figure,
     /// Jobs per second claimed `batch` at a time.
-    pub batched_claims_per_s: Figure,
+    pub(crate) batched_claims_per_s: Figure,
 }
 
 /// What the store benchmark measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StoreBenchReport {
+pub(crate) struct StoreBenchReport {
     /// Always `store`.
-    pub benchmark: &'static str,
+    pub(crate) benchmark: &'static str,
     /// The store's URL scheme.
-    pub store: &'static str,
+    pub(crate) store: &'static str,
     /// The mycelium version.
-    pub version: &'static str,
+    pub(crate) version: &'static str,
     /// Jobs per measurement.
-    pub jobs: u32,
+    pub(crate) jobs: u32,
     /// Measurements per figure.
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// Jobs per claim in the batched and lifecycle figures.
-    pub batch: u32,
+    pub(crate) batch: u32,
     /// Jobs claimed per second, one per transaction.
-    pub single_claims_per_s: Figure,
+    pub(crate) single_claims_per_s: Figure,
     /// Jobs claimed per second, `batch` per transaction.
-    pub batched_claims_per_s: Figure,
+    pub(crate) batched_claims_per_s: Figure,
     /// Jobs submitted, claimed and completed per second, `batch` at a time.
-    pub lifecycles_per_s: Figure,
+    pub(crate) lifecycles_per_s: Figure,
     /// Raw SQLite on this machine, measured in the same run.
-    pub raw_sqlite: RawSqlite,
+    pub(crate) raw_sqlite: RawSqlite,
     /// Full lifecycles per raw batched claim (medians): how close the store
     /// comes to the physical limit.
-    pub lifecycle_to_raw_batched: f64,
+    pub(crate) lifecycle_to_raw_batched: f64,
 }
 
 impl StoreBenchReport {
     /// The report as a table for people.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -175,7 +175,7 @@ fn group(x: f64) -> String {
 
 /// Runs the store benchmark on fresh SQLite stores in `dir` (created when
 /// missing; the stores are removed afterwards).
-pub fn run(dir: &Path, opts: &StoreBenchOptions) -> Result<StoreBenchReport, Error> {
+pub(crate) fn run(dir: &Path, opts: &StoreBenchOptions) -> Result<StoreBenchReport, Error> {
     for (name, value) in [("jobs", opts.jobs), ("runs", opts.runs), ("batch", opts.batch)] {
         if value == 0 {
             return Err(Error::invalid(

@@ -18,7 +18,7 @@ use crate::storage::{self, Locality, Store};
 
 /// A workload of docs/workloads.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Workload {
+pub(crate) enum Workload {
     /// Independent tasks; the driver sums.
     W1,
     /// A chain of `add1`.
@@ -37,7 +37,7 @@ pub enum Workload {
 
 impl Workload {
     /// Parses `w1`..`w4`.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "w1" => Some(Workload::W1),
             "w2" => Some(Workload::W2),
@@ -51,7 +51,7 @@ impl Workload {
     }
 
     /// The size docs/workloads.md gives.
-    pub fn default_n(self) -> u64 {
+    pub(crate) fn default_n(self) -> u64 {
         match self {
             Workload::W1 => 10_000,
             Workload::W2 => 1_000,
@@ -117,78 +117,78 @@ impl Workload {
 
 /// How to run a workload.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// Which.
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     /// Its size (default: docs/workloads.md's).
-    pub n: Option<u64>,
+    pub(crate) n: Option<u64>,
     /// Elf instances.
-    pub elves: u32,
+    pub(crate) elves: u32,
     /// Slots per elf.
-    pub slots: u32,
+    pub(crate) slots: u32,
     /// Where the binaries are (`mycelium`, `elf-bench`).
-    pub bin_dir: PathBuf,
+    pub(crate) bin_dir: PathBuf,
     /// W4: jobs per chunk streamed into the open run.
-    pub chunk: u64,
+    pub(crate) chunk: u64,
 }
 
 /// W4's default chunk: large enough that a chunk's transaction costs little
 /// per job, small enough that the driver holds little and elves start at once.
-pub const DEFAULT_CHUNK: u64 = 20_000;
+pub(crate) const DEFAULT_CHUNK: u64 = 20_000;
 
 /// One run's figures; printed as one JSON object.
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// w1..w4.
-    pub workload: &'static str,
+    pub(crate) workload: &'static str,
     /// Size.
-    pub n: u64,
+    pub(crate) n: u64,
     /// Elf instances.
-    pub elves: u32,
+    pub(crate) elves: u32,
     /// Wall clock from the first submission to the verified final value.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// Of which submitting took (W4: streaming every chunk until the run was
     /// sealed, elves working meanwhile).
-    pub submit_seconds: f64,
+    pub(crate) submit_seconds: f64,
     /// W4: jobs per chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<u64>,
+    pub(crate) chunk: Option<u64>,
     /// Jobs per second over `seconds`.
-    pub tasks_per_s: f64,
+    pub(crate) tasks_per_s: f64,
     /// W2, F1: milliseconds per hop (per step of the flow, for F1).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ms_per_hop: Option<f64>,
+    pub(crate) ms_per_hop: Option<f64>,
     /// F1: milliseconds to replay the flow's whole history from scratch
     /// (read and run, `elf-bench replay <job>`), the median of 5.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay_ms: Option<f64>,
+    pub(crate) replay_ms: Option<f64>,
     /// Starting the coordinator and elves until all were ready (not in `seconds`).
-    pub startup_seconds: f64,
+    pub(crate) startup_seconds: f64,
     /// Peak resident set per process role (the largest elf for `elf`).
-    pub peak_rss_bytes: BTreeMap<String, u64>,
+    pub(crate) peak_rss_bytes: BTreeMap<String, u64>,
     /// The embedded store's size on disk (database and write-ahead log)
     /// after the run, divided by its jobs: what one finished job costs. None
     /// on a server.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_per_job: Option<f64>,
+    pub(crate) bytes_per_job: Option<f64>,
     /// Whether the value matched.
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// The value computed.
-    pub value: u64,
+    pub(crate) value: u64,
     /// The value expected.
-    pub expected: u64,
+    pub(crate) expected: u64,
     /// Store URL scheme.
-    pub store: &'static str,
+    pub(crate) store: &'static str,
     /// The store, without credentials.
-    pub url: String,
+    pub(crate) url: String,
     /// mycelium's version.
-    pub version: &'static str,
+    pub(crate) version: &'static str,
 }
 
 /// Why a workload could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub(crate) enum Error {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -224,7 +224,7 @@ fn peak_rss_of(status: &str) -> u64 {
 }
 
 /// Runs `options.workload` once on `fresh`, an empty store.
-pub fn run(fresh: &FreshStore, options: &Options) -> Result<Report, Error> {
+pub(crate) fn run(fresh: &FreshStore, options: &Options) -> Result<Report, Error> {
     let n = options.n.unwrap_or_else(|| options.workload.default_n());
     let url = fresh.url().to_owned();
     let shown = fresh.shown();

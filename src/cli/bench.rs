@@ -9,37 +9,37 @@ use crate::bench::workload::{self, Workload};
 
 /// Arguments of `mycelium bench`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Which workload: w1, w2, w3, w4 (docs/workloads.md), f1, f2, f3
     /// (flows), store (the storage layer alone), or the agents': queue
     /// (messages/s), signal (emit to two receivers done), tick (schedule
     /// tick to job start).
     #[arg(long, default_value = "w1")]
-    pub workload: String,
+    pub(crate) workload: String,
     /// Elf instances.
     #[arg(long, default_value_t = 2)]
-    pub elves: u32,
+    pub(crate) elves: u32,
     /// Slots per elf (jobs claimed and run at once).
     #[arg(long, default_value_t = 64)]
-    pub slots: u32,
+    pub(crate) slots: u32,
     /// Size (default: the workload's).
     #[arg(long)]
-    pub n: Option<u64>,
+    pub(crate) n: Option<u64>,
     /// W4: jobs per chunk the driver streams into the open run.
     #[arg(long, default_value_t = workload::DEFAULT_CHUNK)]
-    pub chunk: u64,
+    pub(crate) chunk: u64,
     /// Runs (each on a fresh store); the summary gives the median.
     #[arg(long, default_value_t = 3)]
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// One JSON object per run on stdout, nothing else.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Runs a benchmark on fresh stores of the kind `store` names: a temp file
 /// per run for `sqlite:` (the path is not used), a database of its own per
 /// run for an ArangoDB server (named after the URL's, dropped afterwards).
-pub fn run(store: &str, args: Args) -> Result<()> {
+pub(crate) fn run(store: &str, args: Args) -> Result<()> {
     if args.workload == "store" {
         if !store.starts_with("sqlite:") {
             bail!(

@@ -9,25 +9,25 @@ use crate::coordinator::{Options, serve};
 
 /// Arguments of `mycelium coordinator`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// How often to reap expired leases and renew leadership, in milliseconds.
     #[arg(long, default_value_t = 250)]
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// Also listen for remote elves' doorbells on this TCP address (e.g. 0.0.0.0:7474).
     #[arg(long)]
-    pub doorbell_tcp: Option<String>,
+    pub(crate) doorbell_tcp: Option<String>,
     /// The token remote doorbell peers must present (env MYCELIUM_DOORBELL_TOKEN).
     #[arg(long, env = "MYCELIUM_DOORBELL_TOKEN", default_value = "", hide_env_values = true)]
-    pub doorbell_token: String,
+    pub(crate) doorbell_token: String,
     /// Delete finished runs this long after they end (`7d`, `12h`), with
     /// their jobs, results and events, checking every 10 minutes; kept
     /// forever when left out.
     #[arg(long, value_name = "AGE")]
-    pub retain: Option<String>,
+    pub(crate) retain: Option<String>,
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
-pub fn run(store: &str, args: Args) -> Result<()> {
+pub(crate) fn run(store: &str, args: Args) -> Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let retain = match &args.retain {

@@ -9,7 +9,7 @@ use similar::{ChangeTag, TextDiff};
 /// `a_first` and `b_first` of their files) with `context` lines around each
 /// change. Writes nothing but the headers when they are equal; returns
 /// whether they differ.
-pub fn unified(
+pub(crate) fn unified(
     out: &mut dyn Write,
     (a_name, a, a_first): (&str, &str, u32),
     (b_name, b, b_first): (&str, &str, u32),

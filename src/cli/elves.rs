@@ -11,14 +11,14 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium elves`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only instances in this state: running, stopped or lost.
     #[arg(long)]
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
 }
 
 /// Lists elf instances, most recently started first.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let state: Option<ElfState> = args.state.as_deref().map(str::parse).transpose().map_err(super::Error::Message)?;
     let mut elves = store.elves().context("read the elf instances")?;
     elves.retain(|e| state.is_none_or(|s| e.state == s));

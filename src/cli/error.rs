@@ -13,17 +13,15 @@ use super::exit;
 use crate::storage::{self, ErrorKind};
 
 /// The result of a CLI command.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A failed CLI command, with the exit code it ends with.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub(crate) enum Error {
     /// Something named does not exist: a run, job, failure, task, version,
     /// token (exit 3).
     NotFound(String),
-    /// The command was used wrongly (exit 2).
-    Usage(String),
     /// A waited-on run (`run --follow`) ended failed or cancelled (exit 4).
     RunFailed(String),
     /// The store failed or refused: exit 3 when what was named does not
@@ -66,41 +64,35 @@ pub enum Error {
 
 impl Error {
     /// Something named does not exist (exit 3).
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Error::NotFound(message.into())
     }
 
-    /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage(message.into())
-    }
-
     /// A waited-on run ended failed or cancelled (exit 4).
-    pub fn run_failed(message: impl Into<String>) -> Self {
+    pub(crate) fn run_failed(message: impl Into<String>) -> Self {
         Error::RunFailed(message.into())
     }
 
     /// Bad input or anything else wrong (exit 1).
-    pub fn msg(message: impl Into<String>) -> Self {
+    pub(crate) fn msg(message: impl Into<String>) -> Self {
         Error::Message(message.into())
     }
 
     /// Another library's error as it is (exit 1): it reads as its own
     /// message.
-    pub fn other(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+    pub(crate) fn other(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Error::Other { context: None, source: source.into() }
     }
 
     /// This error, within what the command was doing; the exit code stays.
-    pub fn context(self, context: impl Into<String>) -> Self {
+    pub(crate) fn context(self, context: impl Into<String>) -> Self {
         Error::Context { context: context.into(), source: Box::new(self) }
     }
 
     /// The exit code the command ends with (see [`exit`]).
-    pub fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Error::NotFound(_) => exit::NOT_FOUND,
-            Error::Usage(_) => exit::USAGE,
             Error::RunFailed(_) => exit::RUN_FAILED,
             Error::Store { source, .. } if source.kind() == ErrorKind::NotFound => exit::NOT_FOUND,
             Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
@@ -111,7 +103,7 @@ impl Error {
     }
 
     /// The store's error, if this is one (however wrapped in context).
-    pub fn store_error(&self) -> Option<&storage::Error> {
+    pub(crate) fn store_error(&self) -> Option<&storage::Error> {
         match self {
             Error::Store { source, .. } => Some(source),
             Error::Context { source, .. } => source.store_error(),
@@ -123,7 +115,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound(m) | Error::Usage(m) | Error::RunFailed(m) | Error::Message(m) => f.write_str(m)?,
+            Error::NotFound(m) | Error::RunFailed(m) | Error::Message(m) => f.write_str(m)?,
             Error::Exit { message, .. } => f.write_str(message)?,
             Error::Store { context: Some(c), .. }
             | Error::Other { context: Some(c), .. }
@@ -155,7 +147,7 @@ impl StdError for Error {
             Error::Other { context: Some(_), source } => Some(source.as_ref()),
             Error::Other { context: None, source } => source.source(),
             Error::Context { source, .. } => Some(source.as_ref()),
-            Error::NotFound(_) | Error::Usage(_) | Error::RunFailed(_) | Error::Message(_) | Error::Exit { .. } => None,
+            Error::NotFound(_) | Error::RunFailed(_) | Error::Message(_) | Error::Exit { .. } => None,
         }
     }
 }
@@ -175,7 +167,7 @@ impl From<io::Error> for Error {
 }
 
 /// An error a [`Context`] call can wrap.
-pub trait Cause {
+pub(crate) trait Cause {
     /// This error, within what the command was doing.
     fn within(self, context: String) -> Error;
 }
@@ -214,7 +206,7 @@ foreign!(io::Error, serde_json::Error, std::num::TryFromIntError, std::num::Pars
 
 /// Adds what the command was doing to an error (or to a missing value),
 /// keeping the error as the cause: `store.runs(..).context("read the runs")?`.
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     /// Wraps the error in `context`.
     fn context(self, context: impl Into<String>) -> Result<T>;
 

@@ -2,19 +2,19 @@
 //! each error its own.
 
 /// Success.
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// An error: the store is unreachable, the input is bad, anything else.
-pub const ERROR: u8 = 1;
+pub(crate) const ERROR: u8 = 1;
 /// A usage error: unknown subcommand or flag, missing argument (clap's
 /// default).
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 /// Something named does not exist: a run, job, failure, task or version.
-pub const NOT_FOUND: u8 = 3;
+pub(crate) const NOT_FOUND: u8 = 3;
 /// A run that was waited on (`run --follow`) ended failed or cancelled.
-pub const RUN_FAILED: u8 = 4;
+pub(crate) const RUN_FAILED: u8 = 4;
 
 /// The text of `mycelium --help` that explains the exit codes.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit codes:
   0  ok
   1  error (store unreachable, bad input)

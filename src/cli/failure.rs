@@ -16,23 +16,23 @@ use crate::storage::{FailureQuery, Store};
 
 /// Arguments of `mycelium failure`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The failure (`7` or `f7`).
-    pub failure: String,
+    pub(crate) failure: String,
     /// Print every frame of the traceback, not only the project's own.
     #[arg(long)]
-    pub all_frames: bool,
+    pub(crate) all_frames: bool,
 }
 
 /// Whether `frame_file` (often absolute) is the recorded `task_file` (often
 /// relative to the workspace or crate), comparing whole path components.
-pub fn same_file(frame_file: &str, task_file: &str) -> bool {
+pub(crate) fn same_file(frame_file: &str, task_file: &str) -> bool {
     !task_file.is_empty() && (Path::new(frame_file).ends_with(task_file) || Path::new(task_file).ends_with(frame_file))
 }
 
 /// The file line to mark in `version`: that of the first frame of interest in
 /// the task's file whose line falls within the recorded source.
-pub fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
+pub(crate) fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
     let last = version.file_line(u32::try_from(version.source.lines().count()).unwrap_or(u32::MAX));
     frames.iter().filter(|f| f.of_interest).find_map(|f| {
         let (file, line) = (f.file.as_deref()?, f.line?);
@@ -43,33 +43,33 @@ pub fn failing_line(frames: &[Frame], version: &TaskVersion) -> Option<u32> {
 /// What the story of a failure is made of, read from the store (shared by
 /// `mycelium failure` and the HTTP API).
 #[derive(Debug)]
-pub struct Story {
+pub(crate) struct Story {
     /// The failure.
-    pub failure: Failure,
+    pub(crate) failure: Failure,
     /// Its job, as it is now.
-    pub job: Option<Job>,
+    pub(crate) job: Option<Job>,
     /// The task version that ran, when recorded.
-    pub version: Option<TaskVersion>,
+    pub(crate) version: Option<TaskVersion>,
     /// The task's latest recorded version.
-    pub latest: Option<TaskVersion>,
+    pub(crate) latest: Option<TaskVersion>,
     /// Every failed attempt of the job, most recent first.
-    pub attempts: Vec<Failure>,
+    pub(crate) attempts: Vec<Failure>,
     /// The producers of the job's inputs: the argument path and the job.
-    pub lineage: Vec<(String, Option<Job>)>,
+    pub(crate) lineage: Vec<(String, Option<Job>)>,
     /// For an upstream failure: the failure upstream that caused it.
-    pub cause: Option<Failure>,
+    pub(crate) cause: Option<Failure>,
 }
 
 impl Story {
     /// The file line to mark in the version that ran.
-    pub fn marked(&self) -> Option<u32> {
+    pub(crate) fn marked(&self) -> Option<u32> {
         self.version.as_ref().and_then(|v| failing_line(&self.failure.report.frames, v))
     }
 
     /// The latest version, when it differs from the one that ran. Only a
     /// version that ran can be older than the latest one; an upstream
     /// failure ran none (whatever the job ran later, after a retry).
-    pub fn newer(&self) -> Option<&TaskVersion> {
+    pub(crate) fn newer(&self) -> Option<&TaskVersion> {
         let f = &self.failure;
         let ran = f.report.kind != FailureKind::UpstreamFailed
             && (f.report.ran_sha.is_some() || self.job.as_ref().is_some_and(|j| j.ran_sha.is_some()));
@@ -79,7 +79,7 @@ impl Story {
 
 /// The command that replays the failed job locally (none for an upstream
 /// failure: it never ran the task, there is nothing to replay).
-pub fn reproduce(store: &Store, f: &Failure) -> Option<String> {
+pub(crate) fn reproduce(store: &Store, f: &Failure) -> Option<String> {
     if f.report.kind == FailureKind::UpstreamFailed {
         return None;
     }
@@ -93,7 +93,7 @@ pub fn reproduce(store: &Store, f: &Failure) -> Option<String> {
 }
 
 /// Reads the story of the failure `text` names (`7` or `f7`).
-pub fn read(store: &Store, text: &str) -> Result<Story> {
+pub(crate) fn read(store: &Store, text: &str) -> Result<Story> {
     let failure = lookup::failure(store, text)?;
     let job = store.job(failure.job).with_context(|| format!("read job {}", failure.job))?;
     let sha = failure.report.ran_sha.clone().or_else(|| job.as_ref().and_then(|j| j.ran_sha.clone()));
@@ -153,7 +153,7 @@ fn upstream_cause(store: &Store, failure: &Failure) -> Result<Option<Failure>> {
 }
 
 /// Tells the story of a failure.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let s = read(store, &args.failure)?;
     let f = &s.failure;
     let marked = s.marked();

@@ -15,51 +15,51 @@ use crate::storage::{FailureQuery, Store};
 
 /// Arguments of `mycelium failures`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only of this run.
     #[arg(long)]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// Only of this task, `elf/task`.
     #[arg(long)]
-    pub task: Option<String>,
+    pub(crate) task: Option<String>,
     /// Only of this elf.
     #[arg(long)]
-    pub elf: Option<String>,
+    pub(crate) elf: Option<String>,
     /// Only of this kind: error, panic, timeout, lease_expired, elf_lost, bad_input, upstream_failed.
     #[arg(long)]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Only this recent: 30m, 1h, 2d, ...
     #[arg(long)]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Group equal failures (same signature) with a count.
     #[arg(long)]
-    pub group: bool,
+    pub(crate) group: bool,
     /// At most this many failures (listing only; grouping reads them all).
     #[arg(long, default_value_t = 100)]
-    pub limit: u32,
+    pub(crate) limit: u32,
 }
 
 /// Equal failures, by signature.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Group {
+pub(crate) struct Group {
     /// The signature they share.
-    pub signature: String,
+    pub(crate) signature: String,
     /// How many.
-    pub count: u64,
+    pub(crate) count: u64,
     /// The elf.
-    pub elf: String,
+    pub(crate) elf: String,
     /// The task.
-    pub task: String,
+    pub(crate) task: String,
     /// Their kinds.
-    pub kinds: Vec<FailureKind>,
+    pub(crate) kinds: Vec<FailureKind>,
     /// When the first failed.
-    pub first_seen: Millis,
+    pub(crate) first_seen: Millis,
     /// When the last failed.
-    pub last_seen: Millis,
+    pub(crate) last_seen: Millis,
     /// The most recent one.
-    pub example: FailureId,
+    pub(crate) example: FailureId,
     /// Its message.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The query the arguments describe.
@@ -92,7 +92,7 @@ fn query(store: &Store, args: &Args) -> Result<FailureQuery> {
 }
 
 /// Lists or groups failures.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let q = query(store, &args)?;
     let failures = store.failures(&q).context("read the failures")?;
     let now = now_ms();
@@ -149,7 +149,7 @@ pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result
 }
 
 /// Groups `failures` (most recent first) by signature, largest group first.
-pub fn group(failures: &[Failure]) -> Vec<Group> {
+pub(crate) fn group(failures: &[Failure]) -> Vec<Group> {
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
     for f in failures {
         let g = groups.entry(&f.signature).or_insert_with(|| Group {

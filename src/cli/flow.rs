@@ -14,16 +14,16 @@ use crate::storage::{JobQuery, Store};
 
 /// Arguments of `mycelium flow`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The flow: a job (`j34`, `34`), a run whose only top-level job is the
     /// flow (`r12`), or the idempotency key the run was submitted with.
-    pub flow: String,
+    pub(crate) flow: String,
 }
 
 /// The flow job `text` names: a job id, `r<run>`, or a run's idempotency
 /// key (for a run, its one top-level job that has not ended, else its one
 /// top-level job).
-pub fn target(store: &Store, text: &str) -> Result<Job> {
+pub(crate) fn target(store: &Store, text: &str) -> Result<Job> {
     let t = text.trim();
     if t.starts_with('j') || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())) {
         return lookup::job(store, t);
@@ -85,7 +85,7 @@ fn outcome(s: &Step) -> String {
 }
 
 /// Shows a flow's history.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let job = target(store, &args.flow)?;
     let steps = store.flow_steps(job.id, 0).context("read the flow's history")?;
     let signals = store.flow_signals(job.id, false).context("read the flow's signals")?;

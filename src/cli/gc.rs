@@ -11,27 +11,27 @@ use crate::storage::{Reclaimed, Retention, Store};
 
 /// Arguments of `mycelium gc`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Delete runs that ended at least this long ago (`30m`, `12h`, `7d`,
     /// `2w`; `0s` for every finished run).
     #[arg(long, value_name = "AGE")]
-    pub older_than: String,
+    pub(crate) older_than: String,
     /// Keep the failure records of the runs deleted (tracebacks, inputs,
     /// groups).
     #[arg(long)]
-    pub keep_failures: bool,
+    pub(crate) keep_failures: bool,
     /// Only say what would be deleted.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Then rewrite the whole store to give back all the space it keeps (a
     /// full VACUUM on SQLite: needed once for a store made before stores
     /// reclaimed space as they go; writers wait meanwhile).
     #[arg(long)]
-    pub vacuum: bool,
+    pub(crate) vacuum: bool,
 }
 
 /// Runs `mycelium gc`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let older_than_ms = parse_duration(&args.older_than).context("--older-than")?;
     let retention = Retention { older_than_ms, keep_failures: args.keep_failures, dry_run: args.dry_run };
     let mut collected = store.collect(&retention).context("delete finished runs")?;

@@ -15,12 +15,12 @@ use crate::storage::{Edge, JobQuery, Store};
 
 /// Arguments of `mycelium graph`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The run (`12` or `r12`).
-    pub run: String,
+    pub(crate) run: String,
     /// `dot` (Graphviz) or `json`; `--json` implies json.
     #[arg(long, default_value = "dot")]
-    pub format: String,
+    pub(crate) format: String,
 }
 
 /// The fill color of a job in `state`.
@@ -43,7 +43,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Prints the graph of a run.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let format = if json { "json" } else { args.format.as_str() };
     if format != "dot" && format != "json" {
         bail!("`{}` is not a graph format: expected dot or json", args.format);
@@ -123,7 +123,7 @@ fn parameters(store: &Store, jobs: &[Job]) -> std::collections::HashMap<crate::m
 
 /// What an argument path means, for people: `/1/xs/0` of a task whose second
 /// parameter is `rows` reads `rows.xs[0]`; without the signature, `arg 1.xs[0]`.
-pub fn describe_path(path: &str, params: Option<&[Param]>) -> String {
+pub(crate) fn describe_path(path: &str, params: Option<&[Param]>) -> String {
     let mut tokens = path.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~"));
     let Some(first) = tokens.next() else { return "all arguments".to_owned() };
     let mut out = match (first.parse::<usize>(), params) {

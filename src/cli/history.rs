@@ -16,9 +16,9 @@ const PAGE: u32 = 1000;
 
 /// Arguments of `mycelium history`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// `r12` for run 12, `j34` for job 34; a bare number is a run.
-    pub target: String,
+    pub(crate) target: String,
 }
 
 /// A one-line summary of an event's data: `key=value` pairs.
@@ -40,7 +40,7 @@ fn summary(data: &Value) -> String {
 }
 
 /// Prints the event log.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let mut query = EventQuery { limit: PAGE, ..EventQuery::default() };
     let what = if args.target.trim().starts_with('j') {
         let job = lookup::job(store, &args.target)?;

@@ -14,18 +14,18 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Arguments of `mycelium inbox`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The flow: a job (`j34`), `r12`, or the run's idempotency key.
-    pub flow: String,
+    pub(crate) flow: String,
     /// Only this inbox (`stdout`); every inbox when left out.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Print new lines as they come, until the flow ends.
     #[arg(long)]
-    pub follow: bool,
+    pub(crate) follow: bool,
 }
 
 /// Prints a flow's inbox lines.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let job = super::flow::target(store, &args.flow)?;
     let mut from = 0u32;
     loop {

@@ -16,29 +16,29 @@ fn parse_id(text: &str, prefix: char, what: &str, hint: &str) -> Result<i64> {
 }
 
 /// Parses a run id (`12` or `r12`).
-pub fn parse_run(text: &str) -> Result<RunId> {
+pub(crate) fn parse_run(text: &str) -> Result<RunId> {
     parse_id(text, 'r', "run", "list runs with `mycelium runs`").map(RunId)
 }
 
 /// Parses a job id (`34` or `j34`).
-pub fn parse_job(text: &str) -> Result<JobId> {
+pub(crate) fn parse_job(text: &str) -> Result<JobId> {
     parse_id(text, 'j', "job", "list a run's jobs with `mycelium run <run>`").map(JobId)
 }
 
 /// Parses a failure id (`7` or `f7`).
-pub fn parse_failure(text: &str) -> Result<FailureId> {
+pub(crate) fn parse_failure(text: &str) -> Result<FailureId> {
     parse_id(text, 'f', "failure", "list failures with `mycelium failures`").map(FailureId)
 }
 
 /// The run `text` names.
-pub fn run(store: &Store, text: &str) -> Result<Run> {
+pub(crate) fn run(store: &Store, text: &str) -> Result<Run> {
     let id = parse_run(text)?;
     let run = store.run(id).with_context(|| format!("read run {id}"))?;
     run.ok_or_else(|| super::Error::not_found(format!("run {id} does not exist (list runs with `mycelium runs`)")))
 }
 
 /// The job `text` names.
-pub fn job(store: &Store, text: &str) -> Result<Job> {
+pub(crate) fn job(store: &Store, text: &str) -> Result<Job> {
     let id = parse_job(text)?;
     let job = store.job(id).with_context(|| format!("read job {id}"))?;
     job.ok_or_else(|| {
@@ -47,7 +47,7 @@ pub fn job(store: &Store, text: &str) -> Result<Job> {
 }
 
 /// The failure `text` names.
-pub fn failure(store: &Store, text: &str) -> Result<Failure> {
+pub(crate) fn failure(store: &Store, text: &str) -> Result<Failure> {
     let id = parse_failure(text)?;
     let failure = store.failure(id).with_context(|| format!("read failure {id}"))?;
     failure.ok_or_else(|| {
@@ -57,18 +57,18 @@ pub fn failure(store: &Store, text: &str) -> Result<Failure> {
 
 /// A task as people name it: `elf/task`, optionally `@sha-prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskRef {
+pub(crate) struct TaskRef {
     /// The elf.
-    pub elf: String,
+    pub(crate) elf: String,
     /// The task.
-    pub task: String,
+    pub(crate) task: String,
     /// The start of a version's sha, if one was given.
-    pub sha: Option<String>,
+    pub(crate) sha: Option<String>,
 }
 
 impl TaskRef {
     /// Parses `elf/task[@sha-prefix]`.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         let (name, sha) = match text.split_once('@') {
             Some((name, sha)) => (name, Some(sha)),
             None => (text, None),
@@ -85,13 +85,13 @@ impl TaskRef {
     }
 
     /// `elf/task`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.elf, self.task)
     }
 }
 
 /// Every recorded version of `elf`/`task`, oldest first; not found when none.
-pub fn versions(store: &Store, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
+pub(crate) fn versions(store: &Store, elf: &str, task: &str) -> Result<Vec<TaskVersion>> {
     let versions = store.task_versions(elf, task).with_context(|| format!("read the versions of {elf}/{task}"))?;
     if versions.is_empty() {
         return Err(super::Error::not_found(format!(
@@ -103,7 +103,7 @@ pub fn versions(store: &Store, elf: &str, task: &str) -> Result<Vec<TaskVersion>
 }
 
 /// The version of `task` whose sha starts with `prefix` (the latest without one).
-pub fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> Result<TaskVersion> {
+pub(crate) fn version(store: &Store, task: &TaskRef, prefix: Option<&str>) -> Result<TaskVersion> {
     let mut all = versions(store, &task.elf, &task.task)?;
     let Some(prefix) = prefix.or(task.sha.as_deref()) else {
         return all.pop().context("no version recorded");

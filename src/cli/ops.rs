@@ -13,18 +13,18 @@ use crate::storage::{JobQuery, Store};
 
 /// Arguments of `mycelium cancel`.
 #[derive(Debug, ClapArgs)]
-pub struct CancelArgs {
+pub(crate) struct CancelArgs {
     /// The run (`12` or `r12`), or one job (`j34`: it, what consumes it and,
     /// for a flow, what it started that is still open).
-    pub run: String,
+    pub(crate) run: String,
     /// Why, recorded in the event log.
     #[arg(long, default_value = "cancelled with `mycelium cancel`")]
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Cancels every job of a run that is not final, and the run; or one job
 /// and what depends on it.
-pub fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     if args.run.trim().starts_with('j') {
         let job = lookup::job(store, &args.run)?;
         let cancelled = store.cancel_job(job.id, &args.reason).with_context(|| format!("cancel job {}", job.id))?;
@@ -59,15 +59,15 @@ pub fn cancel(store: &Store, args: CancelArgs, out: &mut dyn Write, json: bool) 
 
 /// Arguments of `mycelium retry`.
 #[derive(Debug, ClapArgs)]
-pub struct RetryArgs {
+pub(crate) struct RetryArgs {
     /// A failed job (`j34`) or a run (`r12`: every failed, upstream-failed or
     /// cancelled job of it). A bare number is a job.
-    pub target: String,
+    pub(crate) target: String,
 }
 
 /// Re-queues failed jobs (and what could not run because of them) as new
 /// attempts, reopening their run.
-pub fn retry(store: &Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn retry(store: &Store, args: RetryArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let jobs: Vec<JobId> = if args.target.starts_with('r') {
         let run = lookup::run(store, &args.target)?;
         let states = vec![JobState::Failed, JobState::UpstreamFailed, JobState::Cancelled];

@@ -15,7 +15,7 @@ use crate::storage::{self, ClaimRequest};
 
 /// Arguments of `mycelium probe`.
 #[derive(Debug, Args)]
-pub struct Probe {
+pub(crate) struct Probe {
     #[command(subcommand)]
     action: Action,
 }
@@ -78,7 +78,7 @@ enum Action {
 }
 
 /// Runs the probe against `url`.
-pub fn run(url: &str, probe: Probe) -> Result<()> {
+pub(crate) fn run(url: &str, probe: Probe) -> Result<()> {
     let store = storage::Store::open(url).with_context(|| format!("open store `{url}`"))?;
     let mut out = std::io::stdout().lock();
     let instance = InstanceId::random();

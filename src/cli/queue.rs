@@ -16,15 +16,15 @@ use crate::storage::{FailureQuery, Messages, Store};
 
 /// Arguments of `mycelium queue`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// What to do (`ls` when left out).
     #[command(subcommand)]
-    pub action: Option<Action>,
+    pub(crate) action: Option<Action>,
 }
 
 /// What to do with queues.
 #[derive(Debug, Subcommand)]
-pub enum Action {
+pub(crate) enum Action {
     /// Every queue with its lengths and its oldest message's age (the default).
     Ls,
     /// One queue: its consumer, binding, schema and waiting messages.
@@ -78,7 +78,7 @@ pub enum Action {
 }
 
 /// Runs `mycelium queue`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     match args.action.unwrap_or(Action::Ls) {
         Action::Ls => ls(store, out, json),
         Action::Show { queue, limit } => show(store, &queue, limit, out, json),

@@ -9,30 +9,25 @@ use crate::model::{Millis, TaskSha};
 
 /// A table of text cells printed with aligned columns.
 #[derive(Debug, Default)]
-pub struct Table {
+pub(crate) struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table with these column titles.
-    pub fn new(header: &[&str]) -> Self {
+    pub(crate) fn new(header: &[&str]) -> Self {
         Self { header: header.iter().map(|h| (*h).to_uppercase()).collect(), rows: Vec::new() }
     }
 
     /// Adds a row (cells beyond the header's width are kept, missing ones are blank).
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
-    }
-
-    /// Whether no row was added.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     /// Writes the header and rows, columns padded to their widest cell, two
     /// spaces apart; the last column is not padded.
-    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+    pub(crate) fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let columns = self.rows.iter().map(Vec::len).chain([self.header.len()]).max().unwrap_or(0);
         let mut widths = vec![0usize; columns];
         for row in std::iter::once(&self.header).chain(&self.rows) {
@@ -58,7 +53,7 @@ impl Table {
 }
 
 /// How long ago `at` was, seen at `now`: "3s ago", "5m ago", "2h ago", "4d ago".
-pub fn age(now: Millis, at: Millis) -> String {
+pub(crate) fn age(now: Millis, at: Millis) -> String {
     let secs = (now - at) / 1000;
     if secs < 0 {
         return "just now".to_owned();
@@ -72,12 +67,12 @@ pub fn age(now: Millis, at: Millis) -> String {
 }
 
 /// An age, or `-` when there is no time.
-pub fn age_opt(now: Millis, at: Option<Millis>) -> String {
+pub(crate) fn age_opt(now: Millis, at: Option<Millis>) -> String {
     at.map_or_else(|| "-".to_owned(), |t| age(now, t))
 }
 
 /// A duration in milliseconds: "350ms", "1.2s", "3m05s", "2h10m".
-pub fn duration(ms: i64) -> String {
+pub(crate) fn duration(ms: i64) -> String {
     let ms = ms.max(0);
     match ms {
         0..1000 => format!("{ms}ms"),
@@ -88,12 +83,12 @@ pub fn duration(ms: i64) -> String {
 }
 
 /// The duration from `start` to `end` (or to `now` while not ended), or `-`.
-pub fn span(now: Millis, start: Option<Millis>, end: Option<Millis>) -> String {
+pub(crate) fn span(now: Millis, start: Option<Millis>, end: Option<Millis>) -> String {
     start.map_or_else(|| "-".to_owned(), |s| duration(end.unwrap_or(now) - s))
 }
 
 /// The first line of `text`, cut to `max` characters with an ellipsis.
-pub fn first_line(text: &str, max: usize) -> String {
+pub(crate) fn first_line(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or("");
     if line.chars().count() > max {
         let cut: String = line.chars().take(max.saturating_sub(1)).collect();
@@ -104,12 +99,12 @@ pub fn first_line(text: &str, max: usize) -> String {
 }
 
 /// A task version's short form, or `-`.
-pub fn short_sha(sha: Option<&TaskSha>) -> String {
+pub(crate) fn short_sha(sha: Option<&TaskSha>) -> String {
     sha.map_or_else(|| "-".to_owned(), |s| s.short().to_owned())
 }
 
 /// Parses an age such as `30s`, `15m`, `1h`, `2d` or `1w` into milliseconds.
-pub fn parse_duration(text: &str) -> super::Result<i64> {
+pub(crate) fn parse_duration(text: &str) -> super::Result<i64> {
     let bad = || {
         super::Error::msg(format!(
             "`{text}` is not a duration: expected a number followed by s, m, h, d or w, such as 30m, 1h or 2d"
@@ -131,7 +126,7 @@ pub fn parse_duration(text: &str) -> super::Result<i64> {
 }
 
 /// Writes `value` as pretty JSON and a newline.
-pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> super::Result<()> {
+pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> super::Result<()> {
     // serde_json meets a closed pipe as its own error: give it back as the
     // output's I/O error, so that `| head` ends the command cleanly.
     serde_json::to_writer_pretty(&mut *out, value).map_err(|e| {
@@ -147,7 +142,12 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> supe
 
 /// Writes `source` with its file's line numbers starting at `first_line`,
 /// prefixing the line `marked` (a file line) with `>>`.
-pub fn write_source(out: &mut dyn Write, source: &str, first_line: u32, marked: Option<u32>) -> std::io::Result<()> {
+pub(crate) fn write_source(
+    out: &mut dyn Write,
+    source: &str,
+    first_line: u32,
+    marked: Option<u32>,
+) -> std::io::Result<()> {
     let last = first_line as usize + source.lines().count().saturating_sub(1);
     let width = last.to_string().len();
     for (i, text) in source.lines().enumerate() {

@@ -19,16 +19,16 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Arguments of `mycelium run`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The run (`12` or `r12`).
-    pub run: String,
+    pub(crate) run: String,
     /// Print progress until the run ends; exit 4 if it ends failed or cancelled.
     #[arg(long)]
-    pub follow: bool,
+    pub(crate) follow: bool,
 }
 
 /// Shows a run, or follows it.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let run = lookup::run(store, &args.run)?;
     if args.follow {
         return follow(store, run, out, json);

@@ -11,17 +11,17 @@ use crate::storage::{RunQuery, Store};
 
 /// Arguments of `mycelium runs`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only runs in this state: running, succeeded, failed or cancelled.
     #[arg(long)]
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// At most this many runs.
     #[arg(long, default_value_t = 50)]
-    pub limit: u32,
+    pub(crate) limit: u32,
 }
 
 /// Lists runs.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let state: Option<RunState> = args.state.as_deref().map(str::parse).transpose().map_err(super::Error::Message)?;
     let runs = store.runs(&RunQuery { state, limit: Some(args.limit) }).context("read the runs")?;
     if json {

@@ -16,15 +16,15 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium schedules`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// What to do (`ls` when left out).
     #[command(subcommand)]
-    pub action: Option<Action>,
+    pub(crate) action: Option<Action>,
 }
 
 /// What to do with schedules.
 #[derive(Debug, Subcommand)]
-pub enum Action {
+pub(crate) enum Action {
     /// Every schedule with its next fire time (the default).
     Ls,
     /// Stops a schedule's ticks from making jobs.
@@ -93,7 +93,7 @@ fn when(at: Millis, now: Millis) -> String {
 }
 
 /// Runs `mycelium schedules`.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let now = now_ms();
     match args.action.unwrap_or(Action::Ls) {
         Action::Ls => {

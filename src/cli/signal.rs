@@ -11,19 +11,19 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium signal`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The flow: a job (`j34`), a run whose only open top-level job is the
     /// flow (`r12`), or the run's idempotency key.
-    pub flow: String,
+    pub(crate) flow: String,
     /// The signal's name, as the flow awaits it (`approve`).
-    pub name: String,
+    pub(crate) name: String,
     /// The payload, as JSON (default `null`).
     #[arg(long, default_value = "null")]
-    pub data: String,
+    pub(crate) data: String,
 }
 
 /// Sends a signal.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload: Value = serde_json::from_str(&args.data).with_context(|| {
         format!("--data `{}` is not JSON (quote it for the shell, e.g. --data '{{\"by\": \"ana\"}}')", args.data)
     })?;

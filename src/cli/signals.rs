@@ -16,14 +16,14 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium signals`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// Print this signal's JSON Schema.
     #[arg(long, value_name = "SIGNAL")]
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
 }
 
 /// Lists the declared signals with their receivers.
-pub fn list(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn list(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let signals = store.signals().context("read the signals")?;
     let subs = store.subscriptions(None).context("read the subscriptions")?;
     if let Some(name) = args.schema {
@@ -71,19 +71,19 @@ pub(crate) fn data(text: &str) -> Result<Value> {
 
 /// Arguments of `mycelium emit`.
 #[derive(Debug, ClapArgs)]
-pub struct EmitArgs {
+pub(crate) struct EmitArgs {
     /// The signal.
-    pub signal: String,
+    pub(crate) signal: String,
     /// The payload, as JSON.
     #[arg(long, default_value = "{}")]
-    pub data: String,
+    pub(crate) data: String,
     /// An idempotency key: emitting again with it does nothing.
     #[arg(long)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
 /// Emits a signal.
-pub fn emit(store: &Store, args: EmitArgs, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn emit(store: &Store, args: EmitArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload = data(&args.data)?;
     let emitted = store.emit(&crate::agent::Emission {
         signal: &args.signal,
@@ -119,19 +119,19 @@ pub fn emit(store: &Store, args: EmitArgs, out: &mut dyn Write, json: bool) -> R
 
 /// Arguments of `mycelium call`.
 #[derive(Debug, ClapArgs)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// The request's signal.
-    pub signal: String,
+    pub(crate) signal: String,
     /// The payload, as JSON.
     #[arg(long, default_value = "{}")]
-    pub data: String,
+    pub(crate) data: String,
     /// How long to wait for answers (`2s`, `500ms`).
     #[arg(long, default_value = "10s")]
-    pub timeout: String,
+    pub(crate) timeout: String,
 }
 
 /// Calls the receivers of a signal and prints their answers.
-pub fn call(store: &Store, args: CallArgs, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn call(store: &Store, args: CallArgs, out: &mut dyn Write, json: bool) -> Result<()> {
     let payload = data(&args.data)?;
     let ms = parse_duration(&args.timeout).context("--timeout")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,19 +15,19 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium source`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The task, `elf/task`, optionally `@sha-prefix` (the latest version without one).
-    pub task: String,
+    pub(crate) task: String,
     /// List every recorded version.
     #[arg(long, conflicts_with = "diff")]
-    pub list: bool,
+    pub(crate) list: bool,
     /// Print the line diff of two versions (sha prefixes), A to B.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
-    pub diff: Option<Vec<String>>,
+    pub(crate) diff: Option<Vec<String>>,
 }
 
 /// Shows task source.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let task = TaskRef::parse(&args.task)?;
     if args.list {
         return list(store, &task, out, json);

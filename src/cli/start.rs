@@ -15,23 +15,23 @@ use crate::storage::Store;
 
 /// Arguments of `mycelium start`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The task or flow, `elf/name`.
-    pub task: String,
+    pub(crate) task: String,
     /// Its arguments as a JSON list, in parameter order (default `[]`).
     #[arg(default_value = "[]")]
-    pub args: String,
+    pub(crate) args: String,
     /// The run's name (default: the task's).
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// An idempotency key: starting again with it starts nothing new (and
     /// `mycelium signal <key> ...` names the flow by it).
     #[arg(long)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
 /// Starts a run of one job.
-pub fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
+pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let task = TaskRef::parse(&args.task)?;
     let values: Value = serde_json::from_str(&args.args).with_context(|| {
         format!("the arguments `{}` are not JSON (write them as a list, e.g. '[\"2024-06-01\", 3]')", args.args)

@@ -7,18 +7,18 @@ use std::path::{Path, PathBuf};
 
 /// Where binaries named without a path are looked for, in order.
 #[derive(Debug, Clone, Default)]
-pub struct Locator {
+pub(crate) struct Locator {
     /// The manifest's directory: relative paths start here.
-    pub manifest_dir: PathBuf,
+    pub(crate) manifest_dir: PathBuf,
     /// Where the workspace's binaries are, searched first, in order.
-    pub dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
     /// The directories of `$PATH`, searched next.
-    pub path: Vec<PathBuf>,
+    pub(crate) path: Vec<PathBuf>,
 }
 
 /// Why a binary was not found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Missing {
+pub(crate) enum Missing {
     /// Nothing at any of these places.
     NotFound {
         /// Every place looked at, but those of `$PATH`.
@@ -42,7 +42,7 @@ impl Locator {
     /// `$CARGO_TARGET_DIR/{release,debug}`, then `target/{release,debug}` in
     /// the manifest's directory or its nearest ancestor that has one, then in
     /// the working directory (if it has one), then `$PATH`.
-    pub fn new(manifest_dir: &Path) -> Self {
+    pub(crate) fn new(manifest_dir: &Path) -> Self {
         let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
         let mut targets = Vec::new();
         if let Some(t) = std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
@@ -59,7 +59,12 @@ impl Locator {
 
     /// The places given: `exe_dir` first, then each target directory's
     /// `release` and `debug`, then each directory of `path`.
-    pub fn with(manifest_dir: &Path, exe_dir: Option<PathBuf>, targets: &[PathBuf], path: Option<OsString>) -> Self {
+    pub(crate) fn with(
+        manifest_dir: &Path,
+        exe_dir: Option<PathBuf>,
+        targets: &[PathBuf],
+        path: Option<OsString>,
+    ) -> Self {
         let mut dirs: Vec<PathBuf> = Vec::new();
         let workspace = exe_dir.into_iter().chain(targets.iter().flat_map(|t| [t.join("release"), t.join("debug")]));
         for d in workspace.map(|d| normalize(&d)) {
@@ -80,7 +85,7 @@ impl Locator {
     /// The program for `binary`: a path if it holds a `/` (relative ones
     /// start at the manifest's directory), else the first executable of
     /// that name in [`Locator::dirs`], then in [`Locator::path`].
-    pub fn find(&self, binary: &str) -> Result<PathBuf, Missing> {
+    pub(crate) fn find(&self, binary: &str) -> Result<PathBuf, Missing> {
         if binary.contains('/') {
             let path = normalize(&self.manifest_dir.join(binary));
             return match executable(&path) {

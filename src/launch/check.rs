@@ -25,7 +25,7 @@ const SET_BY_LAUNCHER: [&str; 2] = ["MYCELIUM_URL", "MYCELIUM_LAUNCH"];
 
 /// Checks the manifest `text` (read from a file in `dir`): the plan, or
 /// every problem found.
-pub fn check(text: &str, dir: &Path, locator: &Locator, mycelium: &Path) -> Result<Plan, Vec<Problem>> {
+pub(crate) fn check(text: &str, dir: &Path, locator: &Locator, mycelium: &Path) -> Result<Plan, Vec<Problem>> {
     let (manifest, mut problems) = manifest::read(text);
     let plan = plan(&manifest, dir, locator, mycelium, &mut problems);
     if problems.is_empty() {

@@ -19,18 +19,18 @@ const DRAIN: Duration = Duration::from_millis(250);
 
 /// What a run of a process reports.
 #[derive(Debug)]
-pub struct Event {
+pub(crate) struct Event {
     /// Which process (its index in the plan).
-    pub index: usize,
+    pub(crate) index: usize,
     /// Which run of it (1 for the first start).
-    pub run: u64,
+    pub(crate) run: u64,
     /// What happened.
-    pub what: What,
+    pub(crate) what: What,
 }
 
 /// A line, or the end.
 #[derive(Debug)]
-pub enum What {
+pub(crate) enum What {
     /// A line on stdout.
     Out(String),
     /// A line on stderr.
@@ -41,7 +41,7 @@ pub enum What {
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// It exited, or was killed by a signal.
     Exited(ExitStatus),
     /// It could not be started, or waiting for it failed.
@@ -50,12 +50,12 @@ pub enum End {
 
 impl End {
     /// Whether it exited with status 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         matches!(self, End::Exited(s) if s.success())
     }
 
     /// The signal that ended it, if one did.
-    pub fn signal(&self) -> Option<i32> {
+    pub(crate) fn signal(&self) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;
         match self {
             End::Exited(s) => s.signal(),
@@ -79,7 +79,7 @@ impl fmt::Display for End {
 }
 
 /// The name of a signal number, for people.
-pub fn signal_name(sig: i32) -> &'static str {
+pub(crate) fn signal_name(sig: i32) -> &'static str {
     match sig {
         1 => "SIGHUP",
         2 => "SIGINT",
@@ -101,39 +101,39 @@ pub fn signal_name(sig: i32) -> &'static str {
 
 /// A running process: its pid, and a way to signal its process group.
 #[derive(Debug)]
-pub struct Handle {
+pub(crate) struct Handle {
     /// Its pid (also its process group's id).
-    pub pid: u32,
+    pub(crate) pid: u32,
     signals: mpsc::UnboundedSender<Signal>,
 }
 
 impl Handle {
     /// Sends `signal` to the process's group (it and whatever it started),
     /// unless it has ended.
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         let _ = self.signals.send(signal);
     }
 
     /// A handle to no process (pid 0): signals go nowhere.
-    pub fn detached() -> Self {
+    pub(crate) fn detached() -> Self {
         Self { pid: 0, signals: mpsc::unbounded_channel().0 }
     }
 }
 
 /// Where a process runs and what it is told.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The `mycelium` binary, for `launch-exec` and the coordinator.
-    pub mycelium: &'a Path,
+    pub(crate) mycelium: &'a Path,
     /// The working directory.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
     /// `MYCELIUM_URL`.
-    pub store: &'a str,
+    pub(crate) store: &'a str,
 }
 
 /// Starts run `run` of `spec` (process `index`); its lines and its end come
 /// as [`Event`]s on `events`.
-pub fn start(
+pub(crate) fn start(
     spec: &ProcessSpec,
     cx: Context<'_>,
     index: usize,

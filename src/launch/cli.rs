@@ -19,12 +19,12 @@ use crate::cli::{Context as _, Result, exit};
 /// A process did not stop cleanly: its last run exited non-zero or by a
 /// signal other than the launcher's SIGTERM (a crash not restarted, a
 /// failure when asked to stop).
-pub const UNCLEAN: u8 = 5;
+pub(crate) const UNCLEAN: u8 = 5;
 /// A process outlived the grace period (or a second Ctrl-C) and was SIGKILLed.
-pub const KILLED: u8 = 6;
+pub(crate) const KILLED: u8 = 6;
 
 /// The text of `mycelium launch --help` after the options.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 The manifest (TOML) names the store, the coordinator (on unless
 `[coordinator] enabled = false`), optionally `mycelium serve` (`[serve]` with
 listen, allow_loopback_without_token, hooks, max_body_bytes) and groups of
@@ -49,17 +49,17 @@ Exit codes:
 /// Arguments of `mycelium launch`.
 #[derive(Debug, ClapArgs)]
 #[command(after_help = HELP)]
-pub struct Args {
+pub(crate) struct Args {
     /// The manifest.
     #[arg(default_value = "mycelium.toml")]
-    pub manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// Check the manifest (keys, values, binaries) and start nothing.
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
 }
 
 /// Runs `mycelium launch`.
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let (plan, mycelium) = load(&args.manifest)?;
     if args.check {
         print!("{}", describe(&args.manifest, &plan));

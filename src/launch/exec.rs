@@ -19,22 +19,22 @@ use clap::Args as ClapArgs;
 use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
 
 /// The exit status when the program cannot be run at all (as in shells).
-pub const CANNOT_RUN: u8 = 127;
+pub(crate) const CANNOT_RUN: u8 = 127;
 
 /// Arguments of the hidden `mycelium launch-exec`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {
+pub(crate) struct Args {
     /// The launcher's pid: if it is no longer the parent, exit at once.
     #[arg(long)]
-    pub parent: i32,
+    pub(crate) parent: i32,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
-    pub command: Vec<OsString>,
+    pub(crate) command: Vec<OsString>,
 }
 
 /// Becomes `args.command`, to die with the launcher; returns only if that
 /// cannot be done.
-pub fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> ExitCode {
     if let Err(e) = set_parent_process_death_signal(Some(Signal::KILL)) {
         eprintln!("error: cannot ask for SIGKILL on the launcher's death: {e}");
         return ExitCode::from(CANNOT_RUN);

@@ -9,22 +9,22 @@ use std::sync::mpsc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// A line longer than this is passed on in pieces of this size.
-pub const MAX_LINE: usize = 16 * 1024;
+pub(crate) const MAX_LINE: usize = 16 * 1024;
 
 /// How many lines of stderr are kept per process.
-pub const TAIL: usize = 5;
+pub(crate) const TAIL: usize = 5;
 
 /// The launcher's own prefix.
-pub const LAUNCHER: &str = "launch";
+pub(crate) const LAUNCHER: &str = "launch";
 
 /// Lines waiting for the writer thread; beyond this many, new ones are
 /// dropped (and counted) rather than stall the supervisor.
-pub const BACKLOG: usize = 8 * 1024;
+pub(crate) const BACKLOG: usize = 8 * 1024;
 
 /// Where lines go: each line written whole with its prefix, in order, by a
 /// thread of its own, so that a log reader that stalls (a full pipe) never
 /// stalls the supervision of the processes.
-pub struct Stream {
+pub(crate) struct Stream {
     tx: Option<mpsc::SyncSender<String>>,
     writer: Option<std::thread::JoinHandle<()>>,
     width: usize,
@@ -33,7 +33,7 @@ pub struct Stream {
 
 impl Stream {
     /// Lines to `out`, prefixes padded to the longest of `labels`.
-    pub fn new<'a>(mut out: Box<dyn Write + Send>, labels: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn new<'a>(mut out: Box<dyn Write + Send>, labels: impl IntoIterator<Item = &'a str>) -> Self {
         let width = labels.into_iter().map(str::len).chain([LAUNCHER.len()]).max().unwrap_or(0);
         let (tx, rx) = mpsc::sync_channel::<String>(BACKLOG);
         let writer = std::thread::spawn(move || {
@@ -48,7 +48,7 @@ impl Stream {
     }
 
     /// Writes `text` (one line, no newline) behind `label`, in one write.
-    pub fn line(&mut self, label: &str, text: &str) {
+    pub(crate) fn line(&mut self, label: &str, text: &str) {
         let Some(tx) = &self.tx else { return };
         if self.dropped > 0 {
             let note = format!(
@@ -68,12 +68,12 @@ impl Stream {
     }
 
     /// A line of the launcher's own.
-    pub fn say(&mut self, text: &str) {
+    pub(crate) fn say(&mut self, text: &str) {
         self.line(LAUNCHER, text);
     }
 
     /// Writes out every line still waiting.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.tx = None;
         if let Some(w) = self.writer.take() {
             let _ = w.join();
@@ -89,13 +89,13 @@ impl Drop for Stream {
 
 /// The last [`TAIL`] lines a process wrote to stderr.
 #[derive(Debug, Default, Clone)]
-pub struct Tail {
+pub(crate) struct Tail {
     lines: VecDeque<String>,
 }
 
 impl Tail {
     /// Keeps `line` (unless blank), forgetting the oldest beyond [`TAIL`].
-    pub fn push(&mut self, line: &str) {
+    pub(crate) fn push(&mut self, line: &str) {
         if line.trim().is_empty() {
             return;
         }
@@ -106,17 +106,17 @@ impl Tail {
     }
 
     /// The kept lines, oldest first.
-    pub fn lines(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &str> {
         self.lines.iter().map(String::as_str)
     }
 
     /// The newest line.
-    pub fn last(&self) -> Option<&str> {
+    pub(crate) fn last(&self) -> Option<&str> {
         self.lines.back().map(String::as_str)
     }
 
     /// Forgets everything (a new run of the process).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.lines.clear();
     }
 }
@@ -124,7 +124,7 @@ impl Tail {
 /// Reads `input` line by line until it ends, calling `each` with every
 /// line (without its `\n` or `\r\n`, invalid UTF-8 replaced); a last line
 /// without a newline counts, and a line over [`MAX_LINE`] comes in pieces.
-pub async fn read_lines(input: impl AsyncRead + Unpin, mut each: impl FnMut(String)) {
+pub(crate) async fn read_lines(input: impl AsyncRead + Unpin, mut each: impl FnMut(String)) {
     let mut reader = BufReader::with_capacity(8 * 1024, input);
     let mut line: Vec<u8> = Vec::new();
     // An error reading is the end of the stream, like its end.

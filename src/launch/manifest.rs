@@ -41,125 +41,128 @@ use super::problem::{self, Problem};
 /// The top level of a manifest.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Top {
+pub(crate) struct Top {
     /// The store URL.
-    pub store: Option<Spanned<String>>,
+    pub(crate) store: Option<Spanned<String>>,
     /// SIGTERM to SIGKILL, in milliseconds.
-    pub grace_ms: Option<Spanned<u64>>,
+    pub(crate) grace_ms: Option<Spanned<u64>>,
     /// What one process's death means for the others.
-    pub mode: Option<Spanned<Mode>>,
+    pub(crate) mode: Option<Spanned<Mode>>,
     /// Read on its own, as a [`CoordinatorSection`].
-    pub coordinator: Option<IgnoredAny>,
+    #[expect(dead_code, reason = "present so that the key is known; its table is read on its own")]
+    pub(crate) coordinator: Option<IgnoredAny>,
     /// Read on its own, as a [`ServeSection`].
-    pub serve: Option<IgnoredAny>,
+    #[expect(dead_code, reason = "present so that the key is known; its table is read on its own")]
+    pub(crate) serve: Option<IgnoredAny>,
     /// Read on its own, as [`GroupSection`]s.
-    pub elves: Option<IgnoredAny>,
+    #[expect(dead_code, reason = "present so that the key is known; its table is read on its own")]
+    pub(crate) elves: Option<IgnoredAny>,
 }
 
 /// `[coordinator]`: `mycelium coordinator`, run by the launcher itself.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CoordinatorSection {
+pub(crate) struct CoordinatorSection {
     /// On unless `false`.
-    pub enabled: Option<Spanned<bool>>,
+    pub(crate) enabled: Option<Spanned<bool>>,
     /// `--tick-ms`.
-    pub tick_ms: Option<Spanned<u64>>,
+    pub(crate) tick_ms: Option<Spanned<u64>>,
     /// `--doorbell-tcp`.
-    pub doorbell_tcp: Option<Spanned<String>>,
+    pub(crate) doorbell_tcp: Option<Spanned<String>>,
     /// More arguments.
-    pub args: Option<Vec<String>>,
+    pub(crate) args: Option<Vec<String>>,
     /// More environment.
-    pub env: Option<BTreeMap<String, String>>,
+    pub(crate) env: Option<BTreeMap<String, String>>,
     /// Restart policy.
-    pub restart: Option<Spanned<Restart>>,
+    pub(crate) restart: Option<Spanned<Restart>>,
     /// First restart delay.
-    pub backoff_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_ms: Option<Spanned<u64>>,
     /// Longest restart delay.
-    pub backoff_max_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_max_ms: Option<Spanned<u64>>,
     /// Growth of the delay per quick restart.
-    pub backoff_factor: Option<Spanned<f64>>,
+    pub(crate) backoff_factor: Option<Spanned<f64>>,
 }
 
 /// `[serve]`: `mycelium serve` (the HTTP API and dashboard), run by the
 /// launcher itself, with the options `mycelium serve` takes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServeSection {
+pub(crate) struct ServeSection {
     /// On unless `false` (a `[serve]` table asks for the server).
-    pub enabled: Option<Spanned<bool>>,
+    pub(crate) enabled: Option<Spanned<bool>>,
     /// `--listen`: an IP address and a port.
-    pub listen: Option<Spanned<String>>,
+    pub(crate) listen: Option<Spanned<String>>,
     /// `--allow-loopback-without-token`.
-    pub allow_loopback_without_token: Option<Spanned<bool>>,
+    pub(crate) allow_loopback_without_token: Option<Spanned<bool>>,
     /// `--hooks`: the webhooks file, relative to the manifest.
-    pub hooks: Option<Spanned<String>>,
+    pub(crate) hooks: Option<Spanned<String>>,
     /// `--max-body-bytes`.
-    pub max_body_bytes: Option<Spanned<u64>>,
+    pub(crate) max_body_bytes: Option<Spanned<u64>>,
     /// More arguments.
-    pub args: Option<Vec<String>>,
+    pub(crate) args: Option<Vec<String>>,
     /// More environment.
-    pub env: Option<BTreeMap<String, String>>,
+    pub(crate) env: Option<BTreeMap<String, String>>,
     /// Restart policy.
-    pub restart: Option<Spanned<Restart>>,
+    pub(crate) restart: Option<Spanned<Restart>>,
     /// First restart delay.
-    pub backoff_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_ms: Option<Spanned<u64>>,
     /// Longest restart delay.
-    pub backoff_max_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_max_ms: Option<Spanned<u64>>,
     /// Growth of the delay per quick restart.
-    pub backoff_factor: Option<Spanned<f64>>,
+    pub(crate) backoff_factor: Option<Spanned<f64>>,
 }
 
 /// `[elves.<name>]`: a group of replicas of one binary.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GroupSection {
+pub(crate) struct GroupSection {
     /// A cargo binary name or a path (relative to the manifest).
-    pub binary: Option<Spanned<String>>,
+    pub(crate) binary: Option<Spanned<String>>,
     /// How many processes (at least 1; default 1).
-    pub replicas: Option<Spanned<u32>>,
+    pub(crate) replicas: Option<Spanned<u32>>,
     /// `--slots` for each.
-    pub slots: Option<Spanned<u32>>,
+    pub(crate) slots: Option<Spanned<u32>>,
     /// More arguments.
-    pub args: Option<Vec<String>>,
+    pub(crate) args: Option<Vec<String>>,
     /// More environment.
-    pub env: Option<Spanned<BTreeMap<String, String>>>,
+    pub(crate) env: Option<Spanned<BTreeMap<String, String>>>,
     /// Restart policy.
-    pub restart: Option<Spanned<Restart>>,
+    pub(crate) restart: Option<Spanned<Restart>>,
     /// First restart delay.
-    pub backoff_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_ms: Option<Spanned<u64>>,
     /// Longest restart delay.
-    pub backoff_max_ms: Option<Spanned<u64>>,
+    pub(crate) backoff_max_ms: Option<Spanned<u64>>,
     /// Growth of the delay per quick restart.
-    pub backoff_factor: Option<Spanned<f64>>,
+    pub(crate) backoff_factor: Option<Spanned<f64>>,
 }
 
 /// A group as written: its name, where its header is, and its keys.
 #[derive(Debug)]
-pub struct Group {
+pub(crate) struct Group {
     /// Its name, as in `[elves.<name>]`.
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// Its keys.
-    pub section: GroupSection,
+    pub(crate) section: GroupSection,
 }
 
 /// A manifest as written (what could be read of it).
 #[derive(Debug, Default)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The top-level keys.
-    pub top: Top,
+    pub(crate) top: Top,
     /// `[coordinator]`, if there is one, with the span of its header.
-    pub coordinator: Option<(Range<usize>, CoordinatorSection)>,
+    pub(crate) coordinator: Option<(Range<usize>, CoordinatorSection)>,
     /// `[serve]`, if there is one, with the span of its header.
-    pub serve: Option<(Range<usize>, ServeSection)>,
+    pub(crate) serve: Option<(Range<usize>, ServeSection)>,
     /// The groups, in the order they are written.
-    pub groups: Vec<Group>,
+    pub(crate) groups: Vec<Group>,
 }
 
 /// Reads `text`: what could be read, and every problem found.
 ///
 /// Syntax errors other than duplicate keys leave nothing worth checking:
 /// then the manifest is empty and the problems say where the syntax broke.
-pub fn read(text: &str) -> (Manifest, Vec<Problem>) {
+pub(crate) fn read(text: &str) -> (Manifest, Vec<Problem>) {
     let (doc, errors) = DeTable::parse_recoverable(text);
     let mut problems = syntax_problems(text, &errors);
     if errors.iter().any(|e| e.message() != "duplicate key") {

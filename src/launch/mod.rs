@@ -15,16 +15,16 @@
 //! * [`logs`]: the one prefixed log stream; [`status`]: the summary table.
 //! * [`cli`]: the command, its signals and exit codes.
 
-pub mod binary;
-pub mod check;
-pub mod child;
-pub mod cli;
-pub mod exec;
-pub mod logs;
-pub mod manifest;
-pub mod plan;
-pub mod problem;
-pub mod status;
-pub mod supervisor;
+pub(crate) mod binary;
+pub(crate) mod check;
+pub(crate) mod child;
+pub(crate) mod cli;
+pub(crate) mod exec;
+pub(crate) mod logs;
+pub(crate) mod manifest;
+pub(crate) mod plan;
+pub(crate) mod problem;
+pub(crate) mod status;
+pub(crate) mod supervisor;
 
-pub use cli::{Args, run};
+pub(crate) use cli::{Args, run};

@@ -11,16 +11,16 @@ use serde::Deserialize;
 /// How long the launcher waits, after SIGTERM, before it SIGKILLs what is
 /// left. Longer than an elf's own 10 s drain, so that elves release their
 /// jobs themselves.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(15);
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(15);
 
 /// A process that ran at least this long was healthy: its next restart
 /// starts again from the first backoff delay.
-pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
 /// When a process that exited is started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Restart {
+pub(crate) enum Restart {
     /// After any exit, even a clean one.
     Always,
     /// After an exit with a non-zero status or by a signal (the default).
@@ -31,7 +31,7 @@ pub enum Restart {
 
 impl Restart {
     /// Whether a process that exited (`success` or not) is started again.
-    pub fn restarts(self, success: bool) -> bool {
+    pub(crate) fn restarts(self, success: bool) -> bool {
         match self {
             Restart::Always => true,
             Restart::OnFailure => !success,
@@ -53,7 +53,7 @@ impl fmt::Display for Restart {
 /// What the death of one process means for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Each process is restarted by its own policy; the others go on (the
     /// default).
     #[default]
@@ -65,13 +65,13 @@ pub enum Mode {
 
 /// Exponential backoff between restarts, with a cap.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The delay before the first restart.
-    pub first: Duration,
+    pub(crate) first: Duration,
     /// The longest delay.
-    pub max: Duration,
+    pub(crate) max: Duration,
     /// Each quick restart in a row multiplies the delay by this.
-    pub factor: f64,
+    pub(crate) factor: f64,
 }
 
 impl Default for Backoff {
@@ -83,7 +83,7 @@ impl Default for Backoff {
 impl Backoff {
     /// The delay before restart number `n` in a row (0 for the first one
     /// after a healthy run): `first * factor^n`, at most `max`.
-    pub fn delay(&self, n: u32) -> Duration {
+    pub(crate) fn delay(&self, n: u32) -> Duration {
         let exp = i32::try_from(n).unwrap_or(i32::MAX);
         let secs = self.first.as_secs_f64() * self.factor.powi(exp);
         if !secs.is_finite() || secs >= self.max.as_secs_f64() {
@@ -96,35 +96,35 @@ impl Backoff {
 
 /// One process to run and supervise.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProcessSpec {
+pub(crate) struct ProcessSpec {
     /// `<group>.<replica>`: the log prefix and `MYCELIUM_LAUNCH`.
-    pub label: String,
+    pub(crate) label: String,
     /// The program (an absolute path).
-    pub program: PathBuf,
+    pub(crate) program: PathBuf,
     /// Its arguments.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Environment variables set on top of the launcher's own.
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// When it is started again.
-    pub restart: Restart,
+    pub(crate) restart: Restart,
     /// How long it waits before it is.
-    pub backoff: Backoff,
+    pub(crate) backoff: Backoff,
 }
 
 /// Everything a checked manifest asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The store URL every process is given as `MYCELIUM_URL` (a relative
     /// SQLite path made absolute against the manifest's directory).
-    pub store: String,
+    pub(crate) store: String,
     /// The working directory of every process: the manifest's directory.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// SIGTERM to SIGKILL, when stopping.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// What one process's death means for the others.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// The processes, in manifest order (the coordinator first).
-    pub processes: Vec<ProcessSpec>,
+    pub(crate) processes: Vec<ProcessSpec>,
 }
 
 #[cfg(test)]

@@ -6,28 +6,28 @@ use std::path::Path;
 
 /// One thing wrong with a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// Where in the manifest's text (byte offsets), when known.
-    pub span: Option<Range<usize>>,
+    pub(crate) span: Option<Range<usize>>,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// How to fix it.
-    pub fix: String,
+    pub(crate) fix: String,
 }
 
 impl Problem {
     /// A problem at `span`.
-    pub fn at(span: Range<usize>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn at(span: Range<usize>, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { span: Some(span), message: message.into(), fix: fix.into() }
     }
 
     /// A problem with no place in the text (the file itself).
-    pub fn whole(message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn whole(message: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { span: None, message: message.into(), fix: fix.into() }
     }
 
     /// The 1-based line and column of the problem in `text`.
-    pub fn line_col(&self, text: &str) -> Option<(usize, usize)> {
+    pub(crate) fn line_col(&self, text: &str) -> Option<(usize, usize)> {
         let start = self.span.as_ref()?.start.min(text.len());
         let before = text.get(..start)?;
         let line = before.matches('\n').count() + 1;
@@ -42,7 +42,7 @@ impl Problem {
     ///    12 | replica = 2
     ///   fix: did you mean `replicas`? ...
     /// ```
-    pub fn render(&self, path: &Path, text: &str) -> String {
+    pub(crate) fn render(&self, path: &Path, text: &str) -> String {
         let mut out = String::new();
         match self.line_col(text) {
             Some((line, col)) => {
@@ -61,13 +61,13 @@ impl Problem {
 }
 
 /// The 1-based line of byte offset `at` in `text`.
-pub fn line_of(text: &str, at: usize) -> usize {
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
     text.get(..at.min(text.len())).map_or(1, |t| t.matches('\n').count() + 1)
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a
 /// likely typo (`replica` for `replicas`, `on_failure` for `on-failure`).
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_norm = word.to_ascii_lowercase().replace('_', "-");
     candidates
         .into_iter()
@@ -95,7 +95,7 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The names serde lists after "expected one of" (or "expected") in an
 /// unknown field or variant message, in order.
-pub fn expected_names(message: &str) -> Vec<&str> {
+pub(crate) fn expected_names(message: &str) -> Vec<&str> {
     let Some(rest) = message.split_once("expected").map(|(_, r)| r) else {
         return Vec::new();
     };
@@ -103,7 +103,7 @@ pub fn expected_names(message: &str) -> Vec<&str> {
 }
 
 /// The first backquoted name in a serde message (`unknown field `x``).
-pub fn quoted(message: &str) -> Option<&str> {
+pub(crate) fn quoted(message: &str) -> Option<&str> {
     message.split('`').nth(1)
 }
 

@@ -5,26 +5,26 @@ use std::time::Duration;
 
 /// One process, as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// `<group>.<replica>`.
-    pub label: String,
+    pub(crate) label: String,
     /// `running`, `restarting in 2.0s`, `stopped`, `killed`, ...
-    pub state: String,
+    pub(crate) state: String,
     /// Its pid while it runs.
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
     /// How often it was started again.
-    pub restarts: u32,
+    pub(crate) restarts: u32,
     /// How its last run ended.
-    pub last_exit: Option<String>,
+    pub(crate) last_exit: Option<String>,
     /// How long the current run has lasted.
-    pub up: Option<Duration>,
+    pub(crate) up: Option<Duration>,
     /// The last line its last run wrote to stderr.
-    pub last_stderr: Option<String>,
+    pub(crate) last_stderr: Option<String>,
 }
 
 /// The rows as aligned lines of text, a header first; a row whose last run
 /// failed is followed by its last line of stderr.
-pub fn table(rows: &[Row]) -> Vec<String> {
+pub(crate) fn table(rows: &[Row]) -> Vec<String> {
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
@@ -68,7 +68,7 @@ pub fn table(rows: &[Row]) -> Vec<String> {
 }
 
 /// `850ms`, `12.3s`, `4m05s`, `2h03m`.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let ms = d.as_millis();
     let s = d.as_secs();
     if ms < 1000 {

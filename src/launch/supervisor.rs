@@ -22,7 +22,7 @@ use super::status::{self, Row};
 
 /// What the launcher is asked from outside (its signals, in `mycelium launch`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Control {
+pub(crate) enum Control {
     /// Stop everything (the name of the signal that asked, for the log). A
     /// second request while stopping SIGKILLs what is left at once.
     Stop(&'static str),
@@ -32,22 +32,16 @@ pub enum Control {
 
 /// How the processes ended, once all have.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Processes SIGKILLed by the launcher because they outlived the grace
     /// period (or a second stop request).
-    pub killed: Vec<String>,
+    pub(crate) killed: Vec<String>,
     /// Processes whose last run ended otherwise than with exit 0 (or by the
     /// launcher's SIGTERM), and how.
-    pub failed: Vec<(String, String)>,
+    pub(crate) failed: Vec<(String, String)>,
 }
 
-impl Report {
-    /// Whether every process's last run ended with exit 0, on its own or
-    /// when asked to stop (or by the SIGTERM that asked).
-    pub fn clean(&self) -> bool {
-        self.killed.is_empty() && self.failed.is_empty()
-    }
-}
+impl Report {}
 
 /// One process under supervision.
 struct Proc {
@@ -81,7 +75,7 @@ enum State {
 }
 
 /// The supervisor of one plan.
-pub struct Supervisor<'a> {
+pub(crate) struct Supervisor<'a> {
     plan: &'a Plan,
     mycelium: &'a Path,
     procs: Vec<Proc>,
@@ -94,7 +88,7 @@ pub struct Supervisor<'a> {
 impl<'a> Supervisor<'a> {
     /// A supervisor of `plan`'s processes, started through `mycelium`,
     /// logging to `log`.
-    pub fn new(plan: &'a Plan, mycelium: &'a Path, log: Stream) -> Self {
+    pub(crate) fn new(plan: &'a Plan, mycelium: &'a Path, log: Stream) -> Self {
         let procs = plan
             .processes
             .iter()
@@ -116,7 +110,7 @@ impl<'a> Supervisor<'a> {
 
     /// Starts every process and supervises them until all have ended and
     /// none is to be started again.
-    pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Report {
+    pub(crate) async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Report {
         let (tx, mut events) = mpsc::unbounded_channel();
         self.events = tx;
         let plan = self.plan;

@@ -136,26 +136,14 @@ fn check_payload(w: &mut Work<'_>, row: &JobRow, name: &str, payload: &Value, wh
     let Some(detail) = &wait.detail else { return Ok(()) };
     let ty = detail.get("type").and_then(Value::as_str).unwrap_or("the awaited type");
     let Some(schema) = detail.get("schema") else { return Ok(()) };
-    let Ok(validator) = jsonschema::validator_for(schema) else { return Ok(()) };
-    let problems: Vec<String> = validator
-        .iter_errors(payload)
-        .take(5)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() { e.to_string() } else { format!("at {at}: {e}") }
-        })
-        .collect();
-    if problems.is_empty() {
-        return Ok(());
-    }
+    // The senders' own checker (`agent::validate`), as for signals and
+    // queue messages: it says what is wrong in terms of the payload's fields.
+    let Err(mismatch) = crate::agent::validate::check(schema, payload) else { return Ok(()) };
+    let problem = format!("{} {}", mismatch.place(), mismatch.problem);
     let at = wait.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
     Err(Error::invalid(
         what(),
-        format!(
-            "the payload is not a `{ty}`, the type the flow awaits at step {}{at}: {}",
-            wait.k,
-            problems.join("; ")
-        ),
+        format!("the payload is not a `{ty}`, the type the flow awaits at step {}{at}: {}", wait.k, problem),
         format!("send a JSON value of type `{ty}`, e.g. check it against the schema in `mycelium flow {}`", row.id),
     ))
 }

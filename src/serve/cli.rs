@@ -12,25 +12,25 @@ use crate::cli::Context as _;
 
 /// Arguments of `mycelium serve`.
 #[derive(Debug, ClapArgs)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:7070")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Let requests from loopback addresses in without a token (with the
     /// operator scope). Behind a proxy on the same machine every request
     /// comes from loopback: do not use it there.
     #[arg(long)]
-    pub allow_loopback_without_token: bool,
+    pub(crate) allow_loopback_without_token: bool,
     /// A JSON file mapping webhooks (`POST /hooks/<name>`) to actions.
     #[arg(long, value_name = "FILE")]
-    pub hooks: Option<PathBuf>,
+    pub(crate) hooks: Option<PathBuf>,
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = Options::default().max_body)]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn serve(store: &str, args: ServeArgs) -> crate::cli::Result<()> {
+pub(crate) fn serve(store: &str, args: ServeArgs) -> crate::cli::Result<()> {
     crate::elf::cli::init_tracing(&std::env::var("MYCELIUM_LOG").unwrap_or_else(|_| "warn".into()), "mycelium-serve");
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
@@ -49,7 +49,7 @@ pub fn serve(store: &str, args: ServeArgs) -> crate::cli::Result<()> {
 
 /// Arguments of `mycelium token`.
 #[derive(Debug, ClapArgs)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     #[command(subcommand)]
     command: TokenCommand,
 }
@@ -76,7 +76,7 @@ enum TokenCommand {
 }
 
 /// Creates, lists or revokes API tokens.
-pub fn token(
+pub(crate) fn token(
     store: &crate::storage::Store,
     args: TokenArgs,
     out: &mut dyn Write,

@@ -18,7 +18,7 @@
 mod api;
 mod assets;
 mod auth;
-pub mod cli;
+pub(crate) mod cli;
 mod db;
 mod error;
 mod graph;

@@ -23,6 +23,12 @@
 //! elf, or hang until its time limit passes on the clock, and [`Harness::store`] gives every read and operation of the
 //! store (send a signal to a flow, requeue, cancel, retry).
 //!
+//! Where a process is the point (a crash, a signal, a restart),
+//! [`Child`] runs one: in its own process group, its output read line by
+//! line, ready when it prints a line (never after a sleep), stopped with
+//! SIGTERM or killed with SIGKILL, killed when dropped; the project's own
+//! tests with real elves and coordinators use it.
+//!
 //! ```
 //! use mycelium::testing::Harness;
 //! use mycelium::elf::Elf;
@@ -49,6 +55,7 @@ mod harness;
 
 pub use harness::{Harness, Injection, Ran};
 
+pub use crate::child::Child;
 pub use crate::lifecycle::ManualClock;
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ fn bad_input_to_flows_is_refused_with_the_fix() {
         &url,
         &["signal", &format!("j{waiting}"), "approve", "--data", r#"{"who": 3}"#],
         1,
-        &["Approval", "the type the flow awaits at step 1", "\"by\""],
+        &["Approval", "the type the flow awaits at step 1", "field `by` is missing"],
     );
     let child = store.children(waiting).expect("children")[0];
     fails(&url, &["signal", &format!("j{child}"), "approve"], 1, &["is a task, not a flow"]);

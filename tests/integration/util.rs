@@ -17,7 +17,7 @@ pub(crate) const MYCELIUM: &str = env!("CARGO_BIN_EXE_mycelium");
 
 /// A child process (elf or coordinator), killed when dropped.
 pub(crate) struct Proc {
-    child: mycelium::child::Child,
+    child: mycelium::testing::Child,
     /// The readiness line, once seen.
     pub(crate) ready_line: String,
 }
@@ -31,7 +31,7 @@ impl Proc {
     pub(crate) fn start_with(exe: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(exe);
         cmd.args(["--store", url]).args(args).envs(env.iter().copied());
-        let child = mycelium::child::Child::spawn(cmd).unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+        let child = mycelium::testing::Child::spawn(cmd).unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
         Proc { child, ready_line: String::new() }
     }
 
