@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use super::workload::{Error, ready, start};
+use super::workload::{Error, ready, start, steady};
 use crate::agent::schedule::Origin;
 use crate::agent::{Emission, Outgoing, Schedule, Spec};
 use crate::child::Child;
@@ -124,7 +124,7 @@ pub(crate) fn run(dir: &Path, o: &Options) -> Result<Report, Error> {
         (0..o.elves.max(1)).map(|_| start(&elf, &["--store", &url, "--slots", &slots])).collect::<Result<_, _>>()?;
     ready(&mut coordinator)?;
     for e in &mut elves {
-        ready(e)?;
+        steady(e)?;
     }
     let report = match o.kind {
         Kind::Queue => queue(&store, n)?,

@@ -211,6 +211,21 @@ pub(super) fn ready(c: &mut Child) -> Result<(), Error> {
     c.ready(Duration::from_secs(60)).map(drop).map_err(Error::Process)
 }
 
+/// Waits until a benchmark elf is steady: ready, and its symbolizer warmed
+/// up (a one-off at start, about half a second of CPU in a release elf, so
+/// that no failure waits for it; see `--lazy-symbols`), unless
+/// `MYCELIUM_LAZY_SYMBOLS` leaves it to the first failure. The figures are
+/// those of a running fleet; what starting it costs is `startup_seconds`.
+pub(super) fn steady(c: &mut Child) -> Result<(), Error> {
+    ready(c)?;
+    let lazy = std::env::var("MYCELIUM_LAZY_SYMBOLS").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
+    let warmed = crate::elf::WARMED_UP;
+    if lazy || c.seen().iter().any(|l| l.contains(warmed)) {
+        return Ok(());
+    }
+    c.wait_for(warmed, Duration::from_secs(60)).map(drop).map_err(Error::Process)
+}
+
 /// VmHWM of a process, in bytes.
 fn peak_rss_of(status: &str) -> u64 {
     std::fs::read_to_string(status)
@@ -245,7 +260,7 @@ pub(crate) fn run(fresh: &FreshStore, options: &Options) -> Result<Report, Error
         .collect::<Result<_, _>>()?;
     ready(&mut coordinator)?;
     for e in &mut elves {
-        ready(e)?;
+        steady(e)?;
     }
     let startup = started.elapsed();
 

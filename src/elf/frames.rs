@@ -135,6 +135,9 @@ pub(crate) fn name_task_frames(frames: &mut [Frame], info: &TaskInfo) {
     }
 }
 
+/// The line an elf prints on stdout once its symbolizer is warm.
+pub(crate) const WARMED_UP: &str = "symbolizer warmed up";
+
 /// Guards the warm-up: it happens at most once per process.
 static WARM_UP: Once = Once::new();
 
@@ -167,7 +170,11 @@ pub(crate) fn warm_up(tasks: &[&'static Task]) {
             for entry in entries {
                 backtrace::resolve(entry as *mut c_void, |_| {});
             }
-            tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "symbolizer warmed up");
+            let took_ms = started.elapsed().as_millis() as u64;
+            tracing::debug!(took_ms, "symbolizer warmed up");
+            // On stdout, after the readiness line or before it: what waits
+            // for a steady elf (the benchmark) waits for this line too.
+            println!("{WARMED_UP} in {took_ms} ms");
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             drop(runtime.spawn_blocking(work));

@@ -16,6 +16,7 @@ mod service;
 
 pub use cli::main;
 pub(crate) use cli::stop_signal;
+pub(crate) use frames::WARMED_UP;
 pub use frames::frames_of;
 pub use hooks::{Hook, HookError};
 pub use service::{Elf, Options, serve};
