@@ -129,6 +129,19 @@ async fn clumsy(cx: &mut Flow) -> Result<u64, FlowError> {
     Ok(v + empty[v as usize])
 }
 
+/// What a flow draws or reads (a random number, an id, the time) before a
+/// suspension, returned after it; and a spawned call joined later.
+#[crate::flow]
+async fn dice(cx: &mut Flow) -> Result<(u64, String, i64, u64, u64), FlowError> {
+    let drawn = cx.random();
+    let id = cx.id();
+    let now = cx.now();
+    let spawned = cx.spawn(inc::call(1));
+    let called = cx.call(inc::call(10)).await?;
+    let joined = cx.join(&spawned).await?;
+    Ok((drawn, id, now, called, joined))
+}
+
 fn elf() -> Elf {
     Elf::new(ELF)
         .task(&inc::TASK)
@@ -143,6 +156,7 @@ fn elf() -> Elf {
         .flow(&retrying::FLOW)
         .flow(&narcissus::FLOW)
         .flow(&clumsy::FLOW)
+        .flow(&dice::FLOW)
 }
 
 type Running = (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), crate::storage::Error>>);
@@ -185,6 +199,41 @@ async fn wait_state(store: &Store, job: JobId, state: JobState) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     panic!("job {job} never reached {state}: {:?}", store.job(job));
+}
+
+/// `cx.random`, `cx.id` and `cx.now` are drawn once and recorded: a flow
+/// replayed from its history at every resume (it suspends twice here) gets
+/// the values of its first run, and `spawn` then `join` gives the spawned
+/// child's value.
+#[test]
+fn random_ids_and_time_are_recorded_once_and_replayed() {
+    for keep in [true, false] {
+        runtime().block_on(async {
+            let store = Store::memory();
+            let elf = start(&store, elf(), keep);
+            let myc = Mycelium::new(store.clone());
+            let mut o = myc.orchestration("dice");
+            let d = o.call(dice::call());
+            let d2 = o.call(dice::call());
+            let run = o.submit().await.expect("submit");
+            let limit = Some(Duration::from_secs(60));
+            let (drawn, id, now, called, joined) = run.wait_for(&d, limit).await.expect("dice");
+            assert_eq!((called, joined), (11, 2));
+            let steps = store.flow_steps(run.jobs()[0], 0).expect("steps");
+            let kinds: Vec<StepKind> = steps.iter().map(|s| s.kind).collect();
+            assert_eq!(
+                kinds,
+                [StepKind::Random, StepKind::Random, StepKind::Now, StepKind::Spawn, StepKind::Call, StepKind::Join]
+            );
+            assert_eq!(steps[0].outcome, Some(json!(drawn)), "the number returned is the one recorded first");
+            assert_eq!(steps[1].outcome, Some(json!(id.clone())));
+            assert_eq!(steps[2].outcome, Some(json!(now)));
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id} is a UUID");
+            let (drawn2, id2, ..) = run.wait_for(&d2, limit).await.expect("dice 2");
+            assert_ne!((drawn, id), (drawn2, id2), "two flows draw their own");
+            stop(elf).await;
+        });
+    }
 }
 
 /// Runs the flows once kept in memory, once replayed at every run: same

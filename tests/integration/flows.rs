@@ -270,6 +270,32 @@ fn fan_out_over_zero_one_and_a_thousand_items() {
     drop(fleet);
 }
 
+/// `mycelium start` starts a flow as a run of one job with JSON arguments,
+/// once per idempotency key; malformed input starts nothing.
+#[test]
+fn the_command_line_starts_a_flow_once_per_key() {
+    let (url, _dir) = fresh_sqlite();
+    let fleet = Fleet::start(&url);
+    let store = Store::open(&url).expect("store");
+    let started: serde_json::Value =
+        serde_json::from_str(&ok(&url, &["--json", "start", "flows/fan", "[3]", "--key", "nightly-1"])).expect("json");
+    assert_eq!(started["existing"], false, "{started}");
+    let job = JobId(started["job"].as_i64().expect("a job id"));
+    until("the flow to end", Duration::from_secs(60), || state(&store, job) == Some(JobState::Succeeded));
+    assert_eq!(store.result(job).expect("result"), Some(serde_json::json!([0, 1, 4])));
+    let again: serde_json::Value =
+        serde_json::from_str(&ok(&url, &["--json", "start", "flows/fan", "[5]", "--key", "nightly-1"])).expect("json");
+    assert_eq!((&again["run"], &again["job"], &again["existing"]), (&started["run"], &started["job"], &true.into()));
+    let text = ok(&url, &["start", "flows/fan", "[0]", "--name", "by hand"]);
+    assert!(text.starts_with("started run ") && text.contains("(flows/fan)"), "{text}");
+    let runs = store.runs(&Default::default()).expect("runs").len();
+    fails(&url, &["start", "flows/fan", "[3"], 1, &["`[3` are not JSON"]);
+    fails(&url, &["start", "flows/fan", "3"], 1, &["not a JSON list"]);
+    fails(&url, &["start", "fan", "[3]"], 1, &["`fan` is not a task: expected elf/task"]);
+    assert_eq!(store.runs(&Default::default()).expect("runs").len(), runs, "refused input started nothing");
+    drop(fleet);
+}
+
 /// One line in an inbox, exactly once, across a SIGKILL right after the
 /// write was committed.
 #[test]
