@@ -135,6 +135,45 @@ fn a_newer_schema_is_refused_and_an_older_one_migrated() {
     assert_eq!(fs::read(&path).expect("read"), before);
 }
 
+/// A newer build's store in rollback-journal mode (as a backup tool or
+/// `sqlite3` may leave it) is refused before anything switches it to WAL:
+/// its bytes stay the same and no file appears beside it (no `-wal`,
+/// `-shm` or writer `-gate`).
+#[test]
+fn a_newer_store_in_rollback_journal_mode_is_refused_without_a_trace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mycelium.db");
+    drop(open(&format!("sqlite://{}", path.display())).expect("create"));
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let mode: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).expect("journal mode");
+        assert_eq!(mode, "delete");
+        conn.pragma_update(None, "user_version", 99).expect("set version");
+    }
+    for leftover in files_in(dir.path()).into_iter().filter(|f| f != "mycelium.db") {
+        fs::remove_file(dir.path().join(leftover)).expect("clean up");
+    }
+    let before = fs::read(&path).expect("read");
+    let err = open(&format!("sqlite://{}", path.display())).expect_err("newer schema");
+    assert!(matches!(err, Error::NewerSchema { found: 99, .. }), "{err}");
+    assert_eq!(fs::read(&path).expect("read"), before, "the refused store's bytes changed");
+    assert_eq!(files_in(dir.path()), vec!["mycelium.db"], "refusing left a file beside the store");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal mode");
+    assert_eq!(mode, "delete", "the refused store was switched to WAL");
+}
+
+/// Refusing another application's database leaves no file beside it.
+#[test]
+fn a_refused_database_gets_no_file_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("other.db");
+    foreign_db(&path);
+    assert_eq!(files_in(dir.path()), vec!["other.db"]);
+    open(&format!("sqlite://{}", path.display())).expect_err("foreign db");
+    assert_eq!(files_in(dir.path()), vec!["other.db"], "refusing left a file beside the database");
+}
+
 #[test]
 fn many_processes_creating_one_store_at_once_all_succeed() {
     // They race to create and migrate it: none may see it half made.
