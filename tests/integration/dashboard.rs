@@ -383,6 +383,80 @@ fn clicking_the_dashboards_buttons_and_forms_changes_the_store() {
     b.wait("!document.querySelector('tr[data-schedule]')", "the row is gone");
 }
 
+/// The queue page's buttons and form, clicked: send a message that dies,
+/// requeue it from its row once it can succeed, requeue all, purge.
+#[test]
+#[cfg_attr(no_chromium, ignore = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)")]
+fn clicking_the_queue_pages_buttons_sends_requeues_and_purges() {
+    let s = Server::start(&["--allow-loopback-without-token"]);
+    let _coordinator = Proc::coordinator(&s.store);
+    let _agents = Proc::elf("agents-a", &s.store, &["--slots", "2"]);
+    let marker = tempfile::tempdir().expect("tempdir").keep().join("consumable");
+    let marker_text = marker.display().to_string();
+    let message = |n: u64| json!({"n": n, "unless": marker_text}).to_string();
+    let mut b = Browser::start();
+    // `doomed` fails a message until the marker file exists (2 attempts).
+    api_until(&s, "/api/queues/doomed", "the consumer registered its queue", |v| v["queue"]["name"] == "doomed");
+    b.goto(&s.url("/queues/doomed"));
+    b.rendered("the queue page");
+    // The page re-renders as messages change state (and after a send), so
+    // the field is filled and its button clicked in one step.
+    let send = |b: &mut Browser, text: &str| {
+        let js = format!(
+            "(() => {{ const f = document.querySelector('#send-form'); f.elements.message.value = {}; \
+             f.querySelector('button').click(); return true; }})()",
+            serde_json::to_string(text).expect("json")
+        );
+        assert_eq!(b.eval(&js), json!(true));
+    };
+    let jobs_of = |task: &str| format!("/api/jobs?elf=agents-a&task={task}");
+    let count = |n: usize| move |v: &Value| v["items"].as_array().is_some_and(|a| a.len() == n);
+    b.fill("#send-form input[name=message]", &message(1));
+    b.click("#send-form button");
+    api_until(&s, &jobs_of("doomed"), "the form sends the message", count(1));
+    let v =
+        api_until(&s, "/api/queues/doomed/dead", "the message dies", |v| v.as_array().is_some_and(|a| a.len() == 1));
+    let dead = v[0]["job"]["id"].as_i64().expect("the dead message's job");
+    b.wait_for(&format!("tr[data-dead='{dead}'] button"));
+    std::fs::write(&marker, "").expect("the marker");
+    b.click(&format!("tr[data-dead='{dead}'] button"));
+    api_until(&s, &format!("/api/jobs/{dead}"), "the requeued message is consumed", |v| {
+        v["job"]["state"] == "succeeded"
+    });
+    b.wait("document.querySelector('#dead')?.innerText === 'No dead message.'", "the page shows no dead letter");
+
+    // Two more die (no marker), then `Requeue all` brings both back.
+    std::fs::remove_file(&marker).expect("remove the marker");
+    for n in [2, 3] {
+        send(&mut b, &message(n));
+        api_until(&s, &jobs_of("doomed"), "the form sends the message", count(n as usize));
+    }
+    api_until(&s, "/api/queues/doomed", "both die", |v| v["queue"]["dead"] == 2);
+    std::fs::write(&marker, "").expect("the marker");
+    b.goto(&s.url("/queues/doomed"));
+    b.click("#requeue-all");
+    api_until(&s, "/api/queues/doomed", "both are consumed", |v| v["queue"]["dead"] == 0 && v["queue"]["waiting"] == 0);
+    let all = api(&s, &jobs_of("doomed"));
+    let states: Vec<&Value> = all["items"].as_array().expect("jobs").iter().map(|j| &j["state"]).collect();
+    assert!(states.iter().all(|s| *s == "succeeded"), "{all}");
+
+    // Purge: `work` holds 2 messages in flight (2 slots, a minute each); the
+    // rest wait, and the button drops them.
+    b.goto(&s.url("/queues/work"));
+    b.rendered("the work queue's page");
+    for n in 0..6 {
+        send(&mut b, &json!({"n": n, "ms": 60_000}).to_string());
+        api_until(&s, &jobs_of("work"), "the form sends the message", count(n + 1));
+    }
+    api_until(&s, "/api/queues/work", "2 in flight, 4 waiting", |v| {
+        v["queue"]["in_flight"] == 2 && v["queue"]["waiting"] == 4
+    });
+    b.click("#purge");
+    let v = api_until(&s, "/api/queues/work", "the waiting ones are purged", |v| v["queue"]["waiting"] == 0);
+    assert_eq!(v["queue"]["in_flight"], 2, "those being consumed finish: {v}");
+    std::fs::remove_dir_all(marker.parent().expect("its folder")).ok();
+}
+
 #[test]
 #[cfg_attr(no_chromium, ignore = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)")]
 fn runs_and_failures_page_by_offset_in_the_browser() {
