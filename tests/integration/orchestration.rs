@@ -212,3 +212,59 @@ fn a_run_no_elf_serves_says_which_binary_to_start() {
     assert!(run.unserved().expect("unserved").is_empty());
     coordinator.kill9();
 }
+
+/// A driver is a process that may die once it has submitted: another one
+/// reattaches to the run by id and sees its jobs, waits with a bound (which
+/// says why it did not get there), and reads the values once elves serve it.
+#[test]
+fn a_driver_process_that_died_is_replaced_by_one_that_reattaches_by_id() {
+    let (url, _dir) = fresh_sqlite();
+    let _coordinator = Proc::coordinator(&url);
+    // The first driver: `mycelium start`, a process that submits and exits.
+    let out = std::process::Command::new(crate::util::MYCELIUM)
+        .args(["--store", &url, "--json", "start", "sender/send", "[\"still here\"]"])
+        .output()
+        .expect("run mycelium start");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = mycelium::model::RunId(started["run"].as_i64().expect("a run id"));
+    // The driver that comes back.
+    let myc = mycelium::connect(&url).expect("connect");
+    let run = myc.run(id).expect("reattach");
+    assert_eq!(run.jobs().len(), 1, "the reattached run sees its job");
+    let err = within(Duration::from_secs(30), run.finished_within(Duration::from_millis(300)))
+        .expect_err("no elf serves it yet");
+    assert!(err.to_string().contains("did not get there"), "{err}");
+    let _sender = Proc::elf("sender", &url, &[]);
+    within(Duration::from_secs(60), run.finished_within(Duration::from_secs(30))).expect("finished");
+    let values = run.values().expect("values");
+    assert_eq!(values.len(), 1);
+    assert_eq!(values.values().next(), Some(&serde_json::json!("still here")), "{values:?}");
+    assert!(myc.run(mycelium::model::RunId(id.0 + 1000)).is_err(), "an unknown run is an error");
+}
+
+/// An output of one orchestration passed into another, typed or through the
+/// JSON API, is refused at submit, naming it, with elves running: nothing
+/// is submitted, and nothing runs or prints.
+#[test]
+fn an_output_of_another_orchestration_is_refused_with_elves_running() {
+    let (url, _dir) = fresh_sqlite();
+    let _printer = Proc::elf("printer", &url, &[]);
+    let _sender = Proc::elf("sender", &url, &[]);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut a = myc.orchestration("a");
+    let msg = a.call(sender::send::call("from a".to_owned()));
+    let mut b = myc.orchestration("b");
+    let _own = b.call(sender::send::call("from b".to_owned()));
+    b.call(printer::print_it::call(msg.clone()));
+    let err = b.submit_blocking().expect_err("a typed foreign output");
+    assert!(err.to_string().contains("another orchestration"), "{err}");
+    let mut c = myc.orchestration("c");
+    let _own = c.call(sender::send::call("from c".to_owned()));
+    c.call(mycelium::Call::<usize>::dynamic("printer", "print_it", vec![msg.to_json()]));
+    let err = c.submit_blocking().expect_err("a foreign reference through the JSON API");
+    let text = err.to_string();
+    assert!(text.contains("another orchestration") && text.contains('#'), "{text}");
+    assert!(myc.store().runs(&Default::default()).expect("runs").is_empty(), "nothing was submitted");
+    assert!(myc.store().jobs(&JobQuery::default()).expect("jobs").is_empty(), "nothing can run");
+}
