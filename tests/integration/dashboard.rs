@@ -414,6 +414,10 @@ fn clicking_the_queue_pages_buttons_sends_requeues_and_purges() {
     b.fill("#send-form input[name=message]", &message(1));
     b.click("#send-form button");
     api_until(&s, &jobs_of("doomed"), "the form sends the message", count(1));
+    // The answer outlives the page's re-render after a send (300 ms later).
+    std::thread::sleep(Duration::from_millis(600));
+    let said = b.wait("document.querySelector('#send-form .result')?.innerText", "the send form's answer");
+    assert!(said.as_str().is_some_and(|t| t.starts_with("sent: job(s) j")), "{said}");
     let v =
         api_until(&s, "/api/queues/doomed/dead", "the message dies", |v| v.as_array().is_some_and(|a| a.len() == 1));
     let dead = v[0]["job"]["id"].as_i64().expect("the dead message's job");

@@ -201,11 +201,24 @@ export async function queues(main) {
 // One queue: its messages, its dead letters (requeue one or all), send, purge.
 export async function queue(main, name) {
   const path = '/api/queues/' + encodeURIComponent(name);
+  // What the send form last answered: the page re-renders as messages
+  // change state, and the answer must outlive that.
+  let lastSent = '';
   const load = async () => {
     const [v, dead] = await Promise.all([get(path), get(path + '/dead')]);
     const q = v.queue;
     const payload = (j) => short(j.args && j.args[0], 70);
     const reload = () => load().catch(() => {});
+    const sendForm = () => {
+      const f = form({ id: 'send-form' }, async (f) => {
+        const sent = await post(path + '/messages', { messages: [parsed(f.message.value, 'the message')] });
+        lastSent = `sent: job(s) ${sent.messages.map((m) => 'j' + m.job).join(', ')}`;
+        setTimeout(reload, 300);
+        return lastSent;
+      }, h('input', { name: 'message', value: '{}', size: 50 }), ' ', h('button', {}, 'Send'));
+      f.querySelector('.result').textContent = lastSent;
+      return f;
+    };
     main.replaceChildren(
       h('h1', {}, `Queue ${q.name} `, h('span', { class: 'name' }, `consumed by ${q.elf}/${q.task}`)),
       h('p', { id: 'depths' }, `${q.waiting} waiting, ${q.in_flight} in flight, ${q.dead} dead`,
@@ -228,11 +241,7 @@ export async function queue(main, name) {
             reload();
           } }, 'Requeue'))))),
       h('h2', {}, 'Send a message'),
-      form({ id: 'send-form' }, async (f) => {
-        const sent = await post(path + '/messages', { messages: [parsed(f.message.value, 'the message')] });
-        setTimeout(reload, 300);
-        return `sent: job(s) ${sent.messages.map((m) => 'j' + m.job).join(', ')}`;
-      }, h('input', { name: 'message', value: '{}', size: 50 }), ' ', h('button', {}, 'Send')),
+      sendForm(),
       h('h2', {}, 'Purge'),
       h('p', {}, action('Purge waiting messages', path + '/purge', reload, { id: 'purge' }), ' ',
         h('span', { class: 'muted' }, 'drops the messages not claimed yet; those being consumed finish')),
