@@ -298,6 +298,30 @@ fn sigterm_drains_a_slow_job_and_the_launcher_exits_0() {
     assert_eq!(crate::util::within(Duration::from_secs(5), run.wait(&nap)).expect("result"), 1500);
 }
 
+/// A process that ignores SIGTERM outlives the grace period: the launcher
+/// SIGKILLs it and exits 6, naming it.
+#[test]
+fn a_process_that_outlives_the_grace_period_is_killed_and_the_launcher_exits_6() {
+    let mut l = Launcher::start(
+        "store = \"sqlite://mycelium.db\"\n\
+         coordinator = false\n\
+         grace_ms = 300\n\
+         [elves.stubborn]\n\
+         binary = \"/bin/sh\"\n\
+         args = [\"-c\", \"trap '' TERM; echo stubborn ready; while true; do sleep 0.05; done\"]\n",
+    );
+    let pid = l.pid_of("stubborn.1");
+    l.expect("stubborn.1 | stubborn ready");
+    let asked = Instant::now();
+    l.signal(Signal::TERM);
+    let (status, log, stderr) = l.wait();
+    assert_eq!(status.code(), Some(6), "{log}\n{stderr}");
+    assert!(asked.elapsed() >= Duration::from_millis(300), "killed before its grace period ended");
+    assert!(stderr.contains("SIGKILLed after the grace period: stubborn.1"), "{stderr}");
+    assert!(log.contains("killed by the launcher"), "{log}");
+    assert!(gone(pid), "the stubborn process is gone");
+}
+
 #[test]
 fn a_sigkilled_launcher_leaves_no_orphans() {
     let mut l = Launcher::start(
