@@ -444,3 +444,60 @@ fn hooks_run_around_the_work_and_a_crashed_server_stops_the_elf() {
         assert!(store.elves().expect("elves").iter().all(|e| e.state == ElfState::Stopped));
     });
 }
+
+/// The elf runtime's rules for schedules, on the harness's manual clock
+/// (no process, no real time): 50 ticks of a 200 ms schedule in no time,
+/// one job per tick, each given its own tick time.
+#[test]
+fn a_schedule_ticks_once_per_period_on_the_harness_clock() {
+    let mut h = crate::testing::Harness::new().elf(Elf::new("clock").task(&beat::TASK));
+    h.run_until_idle().expect("register");
+    let first = succeeded(h.store(), "clock").len();
+    for _ in 0..50 {
+        h.advance(Duration::from_millis(200));
+        h.run_until_idle().expect("run");
+    }
+    let ticks: Vec<i64> = succeeded(h.store(), "clock").iter().filter_map(serde_json::Value::as_i64).collect();
+    assert_eq!(ticks.len(), first + 50, "one job per tick: {ticks:?}");
+    let mut sorted = ticks.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ticks.len(), "a tick ran twice: {ticks:?}");
+    assert!(sorted.windows(2).all(|w| w[1] - w[0] == 200), "ticks 200 ms apart: {sorted:?}");
+}
+
+/// Files a complaint (the harness injects its failures).
+#[crate::task(elf = "desk", consumes = "complaints", retries = 2, backoff_ms = 1000)]
+fn file_complaint(mail: Mail) -> u32 {
+    mail.id
+}
+
+/// A consumer's retry waits for its backoff on the harness's clock, a
+/// message that keeps failing ends dead, and a requeue brings it back, with
+/// the harness's injections standing in for a broken mail server.
+#[test]
+fn queue_retries_dead_letters_and_requeue_on_the_harness_clock() {
+    use crate::testing::{Harness, Injection};
+    let mut h = Harness::new().elf(Elf::new("desk").task(&file_complaint::TASK));
+    h.run_until_idle().expect("register");
+    let myc = Mycelium::new(h.store().clone());
+    let sent = runtime().block_on(myc.send(&file_complaint::QUEUE, &Mail { id: 7, to: "eve@example.org".into() }));
+    let job = sent.expect("send").messages[0].1;
+    h.inject("desk", "file_complaint", Injection::Error("mailbox full".into()));
+    h.inject("desk", "file_complaint", Injection::Error("mailbox full".into()));
+    let ran = h.run_until_idle().expect("first attempt");
+    assert_eq!((ran.attempts, ran.failed), (1, 1));
+    let q = h.store().queue("complaints").expect("queue");
+    assert_eq!((q.waiting, q.dead), (1, 0), "backing off: {q:?}");
+    assert_eq!(h.run_until_idle().expect("nothing due").attempts, 0, "the backoff waits for the clock");
+    h.advance(Duration::from_millis(1000));
+    h.run_until_idle().expect("second attempt");
+    let q = h.store().queue("complaints").expect("queue");
+    assert_eq!((q.waiting, q.in_flight, q.dead), (0, 0, 1), "two attempts, then dead");
+    let dead = h.messages("complaints", crate::storage::Messages::Dead).expect("dead");
+    assert_eq!(dead.iter().map(|j| j.id).collect::<Vec<_>>(), vec![job]);
+    h.store().requeue("complaints", None).expect("requeue");
+    h.run_until_idle().expect("requeued");
+    let j = h.store().job(job).expect("job").expect("exists");
+    assert_eq!((j.state, h.store().result(job).expect("result")), (JobState::Succeeded, Some(serde_json::json!(7))));
+}
