@@ -1,5 +1,5 @@
-# The mycelium binaries (coordinator + CLI, and the example elves) in one
-# small image. Built by docker-compose.yml; usable on its own:
+# The mycelium binaries (coordinator + CLI, and the example elves of the
+# package mycelium-elves, elves/) in one small image. Built by docker-compose.yml; usable on its own:
 #
 #   docker build -t mycelium .
 #   docker run --rm -e MYCELIUM_URL=arangodb://... mycelium mycelium runs
@@ -13,7 +13,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --release --locked --workspace --bins \
  && mkdir -p /out \
  && find target/release -maxdepth 1 -type f -perm -u+x \( -name mycelium -o -name 'elf-*' \) -exec cp {} /out/ \;
 

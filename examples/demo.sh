@@ -6,7 +6,8 @@
 #
 #   bash examples/demo.sh            # store: ./demo/mycelium.db (kept for inspection)
 #
-# It builds every binary and example once, in the release profile; the
+# It builds every binary (mycelium, and the elves of the package
+# mycelium-elves) and example once, in the release profile; the
 # README's failure walkthrough runs the same binaries (target/release).
 # The first build takes a while (README, Quickstart); cargo shows its progress.
 set -euo pipefail
@@ -16,7 +17,7 @@ profile=${PROFILE:-release}
 flag=--release
 [ "$profile" = "debug" ] && flag=
 echo "== building ($profile; the first build compiles every dependency)"
-cargo build $flag --bins --examples
+cargo build $flag --workspace --bins --examples
 bin=${CARGO_TARGET_DIR:-target}/$profile
 case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 
@@ -78,4 +79,4 @@ echo "== stopping (SIGTERM: elves finish or release their jobs and exit 0)"
 stop
 pids=()
 echo "done. The store is demo/mycelium.db; try: $bin/mycelium --store $MYCELIUM_URL runs"
-echo "     (put the binaries on your PATH with: export PATH=\"$bin:\$PATH\", or cargo install --path .)"
+echo "     (put the binaries on your PATH with: export PATH=\"$bin:\$PATH\", or cargo install --path . && cargo install --path elves)"

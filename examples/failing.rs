@@ -6,10 +6,7 @@
 //! Start `elf-trials` (and a coordinator), then run this driver
 //! (`target/release/examples/failing`, or `cargo run --example failing`).
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
-
-#[path = "../elves/trials/tasks.rs"]
-mod trials;
+use mycelium_elves::trials::tasks as trials;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

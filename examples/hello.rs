@@ -3,12 +3,8 @@
 //! Start the sender and printer elves (see the README), then
 //! `cargo run --example hello`.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
-
-#[path = "../elves/printer/tasks.rs"]
-mod printer;
-#[path = "../elves/sender/tasks.rs"]
-mod sender;
+use mycelium_elves::printer::tasks as printer;
+use mycelium_elves::sender::tasks as sender;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -6,12 +6,7 @@
 //! Start `elf-etl` (and a coordinator), then
 //! `cargo run --example nightly -- <dir> [day]`.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
-
-#[path = "../elves/etl/flows.rs"]
-mod flows;
-#[path = "../elves/etl/tasks.rs"]
-mod tasks;
+use mycelium_elves::etl::flows;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

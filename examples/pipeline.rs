@@ -6,18 +6,11 @@
 //! Start a coordinator and the elves (see the README), then:
 //! `cargo run --example pipeline` (store: `$MYCELIUM_URL`, default `sqlite://mycelium.db`).
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves, which use other parts of them")]
-
-#[path = "../elves/animals/tasks.rs"]
-mod animals;
-#[path = "../elves/report/tasks.rs"]
-mod report;
-#[path = "../elves/stats/tasks.rs"]
-mod stats;
-#[path = "../elves/storage/tasks.rs"]
-mod storage;
-
 use mycelium::Output;
+use mycelium_elves::animals::tasks as animals;
+use mycelium_elves::report::tasks as report;
+use mycelium_elves::stats::tasks as stats;
+use mycelium_elves::storage::tasks as storage;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

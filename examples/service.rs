@@ -8,14 +8,9 @@
 //! Start the service (`mycelium launch examples/service.toml`), then
 //! `cargo run --example service` with `MYCELIUM_URL` naming its store.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
-
-#[path = "../elves/service/signals.rs"]
-mod signals;
-
 use std::time::Duration;
 
-use signals::{CountComments, MAILER, Mail, Push, UserComment, UserCreated};
+use mycelium_elves::service::signals::{CountComments, MAILER, Mail, Push, UserComment, UserCreated};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -4,12 +4,9 @@
 //! Start the benchmark elves with `mycelium launch examples/bench.toml`,
 //! then `MYCELIUM_URL=sqlite://examples/bench.db cargo run --release --example w1 [n]`.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with the elves")]
-
-#[path = "../elves/bench/tasks.rs"]
-mod bench;
-
 use std::time::Instant;
+
+use mycelium_elves::bench::tasks as bench;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

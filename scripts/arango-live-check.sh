@@ -125,7 +125,7 @@ export MYCELIUM_ARANGO_USER="$ARANGO_USER"
 export MYCELIUM_ARANGO_PASSWORD="$ARANGO_PASSWORD"
 
 step "build (release)"
-cargo build --release --bins || fail "cargo build failed"
+cargo build --release --workspace --bins || fail "cargo build failed"
 cargo test --release --no-run --test integration || fail "the integration tests do not build"
 
 step "conformance suite, EXPLAIN of the claim, C13 against ArangoDB"

@@ -1,12 +1,8 @@
 //! `elf-agents-a`: receivers, a responder, the test queues, and lifecycle
 //! hooks that say when they run.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod tasks;
-
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::agents::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new("agents-a")
             .task(&ping_a::TASK)

@@ -1,14 +1,10 @@
 //! `elf-agents-b`: a second receiver and responder, and a server that
 //! crashes when `AGENTS_CRASH_AFTER_MS` says when.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod tasks;
-
 use std::time::Duration;
 
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::agents::tasks::*;
     let crash_after: Option<u64> = std::env::var("AGENTS_CRASH_AFTER_MS").ok().and_then(|v| v.parse().ok());
     mycelium::elf::main(
         mycelium::elf::Elf::new("agents-b")

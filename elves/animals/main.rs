@@ -1,8 +1,6 @@
 //! The animals elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers, which use other parts of them")]
-
-mod tasks;
+use mycelium_elves::animals::tasks;
 
 fn main() -> std::process::ExitCode {
     mycelium::elf::main(mycelium::elf::Elf::new(tasks::ELF).task(&tasks::draw::TASK))

@@ -1,12 +1,9 @@
 //! The bench elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod flows;
-mod tasks;
+use mycelium_elves::bench::flows;
 
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::bench::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&value::TASK)

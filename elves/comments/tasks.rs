@@ -5,7 +5,7 @@ use mycelium::agent::Context;
 use mycelium::model::JobState;
 use mycelium::storage::JobQuery;
 
-use super::signals::{CountComments, MAILER, Mail, UserComment};
+use crate::service::signals::{CountComments, MAILER, Mail, UserComment};
 
 /// This module's tasks belong to the elf `comments`.
 pub const ELF: &str = "comments";

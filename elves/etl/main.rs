@@ -1,12 +1,9 @@
 //! The nightly ETL elf: its tasks and its flow.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod flows;
-mod tasks;
+use mycelium_elves::etl::flows;
 
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::etl::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&list_files::TASK)

@@ -1,13 +1,8 @@
 //! The flows elf of the tests: serves the test flows (their tasks run on
 //! `elf-flow-tasks`).
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod flows;
-mod tasks;
-
 fn main() -> std::process::ExitCode {
-    use flows::*;
+    use mycelium_elves::flows::flows::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .flow(&chain::FLOW)

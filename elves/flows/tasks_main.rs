@@ -1,11 +1,7 @@
 //! The tasks elf of the flow tests.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod tasks;
-
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::flows::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&step::TASK)

@@ -1,15 +1,9 @@
 //! The mailer elf, with lifecycle hooks and a supervised server.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-#[path = "../service/signals.rs"]
-mod signals;
-mod tasks;
-
 use std::time::Duration;
 
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::mailer::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&send_mail::TASK)

@@ -1,7 +1,7 @@
 //! The mailer elf: consumes the `mailer` queue, and the push queues bound
 //! to two exchanges (`push3`, a topic exchange; `push`, a fanout one).
 
-use super::signals::{Mail, Push};
+use crate::service::signals::{Mail, Push};
 
 /// This module's tasks belong to the elf `mailer`.
 pub const ELF: &str = "mailer";

@@ -1,12 +1,6 @@
 //! The report elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers, which use other parts of them")]
-
-#[path = "../animals/tasks.rs"]
-mod animals;
-#[path = "../storage/tasks.rs"]
-mod storage;
-mod tasks;
+use mycelium_elves::report::tasks;
 
 fn main() -> std::process::ExitCode {
     mycelium::elf::main(mycelium::elf::Elf::new(tasks::ELF).task(&tasks::report::TASK))

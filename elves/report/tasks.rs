@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[allow(unused_imports)]
-use super::storage::Saved;
+use crate::storage::tasks::Saved;
 
 /// This module's tasks belong to the elf `report`.
 pub const ELF: &str = "report";

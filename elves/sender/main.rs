@@ -1,8 +1,6 @@
 //! The sender elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers, which use other parts of them")]
-
-mod tasks;
+use mycelium_elves::sender::tasks;
 
 fn main() -> std::process::ExitCode {
     mycelium::elf::main(

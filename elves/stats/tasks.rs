@@ -1,7 +1,6 @@
 //! The statistics elves: three elves, one statistic each.
 
-#[allow(unused_imports)]
-use super::storage::Saved;
+use crate::storage::tasks::Saved;
 
 /// The mean weight of everything saved.
 #[mycelium::task(elf = "stats-mean")]

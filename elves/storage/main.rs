@@ -1,10 +1,6 @@
 //! The storage elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers, which use other parts of them")]
-
-#[path = "../animals/tasks.rs"]
-mod animals;
-mod tasks;
+use mycelium_elves::storage::tasks;
 
 fn main() -> std::process::ExitCode {
     mycelium::elf::main(mycelium::elf::Elf::new(tasks::ELF).task(&tasks::save::TASK))

@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[allow(unused_imports)]
-use super::animals::Animal;
+use crate::animals::tasks::Animal;
 
 /// This module's tasks belong to the elf `storage`.
 pub const ELF: &str = "storage";

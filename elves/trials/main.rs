@@ -1,11 +1,7 @@
 //! The trials elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-mod tasks;
-
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::trials::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&pick::TASK)

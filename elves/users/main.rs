@@ -1,13 +1,9 @@
 //! The users elf.
 
-#![allow(unreachable_pub, dead_code, reason = "task modules are shared with drivers")]
-
-#[path = "../service/signals.rs"]
-mod signals;
-mod tasks;
+use mycelium_elves::service::signals;
 
 fn main() -> std::process::ExitCode {
-    use tasks::*;
+    use mycelium_elves::users::tasks::*;
     mycelium::elf::main(
         mycelium::elf::Elf::new(ELF)
             .task(&welcome::TASK)

@@ -3,7 +3,7 @@
 
 use mycelium::agent::Context;
 
-use super::signals::{CountComments, MAILER, Mail, UserComment, UserCreated};
+use crate::service::signals::{CountComments, MAILER, Mail, UserComment, UserCreated};
 
 /// This module's tasks belong to the elf `users`.
 pub const ELF: &str = "users";

@@ -102,8 +102,8 @@ pub(super) fn add_site(frames: &mut Vec<Frame>, site: &ErrorSite) {
 /// Gives the task's own frames their full names in every build profile.
 ///
 /// An optimised build (`debug = "line-tables-only"`) names inlined frames
-/// without their module path: `pick` for `elf_trials::tasks::pick`,
-/// `invoke` for the generated `elf_trials::tasks::pick::invoke`. In the
+/// without their module path: `pick` for `mycelium_elves::trials::tasks::pick`,
+/// `invoke` for the generated `mycelium_elves::trials::tasks::pick::invoke`. In the
 /// task's file, a frame so named at or before the task's last line is the
 /// task's own, and gets the name a debug build gives it; an async body's
 /// frame (`{async_fn#0}`) in the task's lines is named after the task.

@@ -13,7 +13,7 @@ use mycelium::storage::{EventQuery, JobQuery, Store};
 use serde_json::Value;
 
 use crate::elves::agents::{Ask, Job, Ping};
-use crate::util::{MYCELIUM, Proc, fresh_sqlite, within};
+use crate::util::{MYCELIUM, Proc, elf_exe, fresh_sqlite, within};
 
 /// Runs `mycelium --store url args...`.
 fn myc(url: &str, args: &[&str]) -> Output {
@@ -69,8 +69,7 @@ fn two_receivers(url: &str) {
     let url = url.to_owned();
     let _coordinator = Proc::coordinator(&url);
     // agents-b is deployed (its subscriptions recorded) but not running.
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_elf-agents-b")).args(["--store", &url, "register"]).output().expect("run");
+    let out = Command::new(elf_exe("agents-b")).args(["--store", &url, "register"]).output().expect("run");
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("receives ping (ping_b)"), "{}", text(&out));
     let _a = Proc::elf("agents-a", &url, &[]);
@@ -310,10 +309,8 @@ fn one_job_per_tick(url: &str) {
 #[test]
 fn bad_input_names_the_input_and_the_fix() {
     let (url, _dir) = fresh_sqlite();
-    for elf in ["elf-agents-a", "elf-agents-b"] {
-        let exe =
-            if elf == "elf-agents-a" { env!("CARGO_BIN_EXE_elf-agents-a") } else { env!("CARGO_BIN_EXE_elf-agents-b") };
-        let out = Command::new(exe).args(["--store", &url, "register"]).output().expect("run");
+    for elf in ["agents-a", "agents-b"] {
+        let out = Command::new(elf_exe(elf)).args(["--store", &url, "register"]).output().expect("run");
         assert!(out.status.success(), "{}", text(&out));
     }
     let check = |args: &[&str], code: i32, needles: &[&str]| {
@@ -368,8 +365,7 @@ fn bad_input_names_the_input_and_the_fix() {
 #[test]
 fn a_crashed_server_stops_its_elf_cleanly_and_is_recorded() {
     let (url, _dir) = fresh_sqlite();
-    let mut b =
-        Proc::start_with(env!("CARGO_BIN_EXE_elf-agents-b"), &url, &[], &[("AGENTS_CRASH_AFTER_MS", "300")]).ready();
+    let mut b = Proc::start_with(&elf_exe("agents-b"), &url, &[], &[("AGENTS_CRASH_AFTER_MS", "300")]).ready();
     b.wait_for("server `status` crashed", Duration::from_secs(30));
     b.wait_for("stopped", Duration::from_secs(30));
     let store = Store::open(&url).expect("store");

@@ -127,7 +127,7 @@ fn every_page_shows_real_runs() {
         marked.split("</div>").next().unwrap_or_default().contains("fruits[n as usize]"),
         "the failing line is marked"
     );
-    assert!(dom.contains("elf_trials::tasks::pick"), "the project's frames are listed");
+    assert!(dom.contains("mycelium_elves::trials::tasks::pick"), "the project's frames are listed");
     page(&s, "/elves", "elves", &["trials", "class=\"badge healthy\""]);
     page(&s, "/tasks", "tasks", &["trials/pick", "trials/greet"]);
     page(&s, "/tasks/trials/pick", "task", &["fruits[n as usize]", "latest"]);

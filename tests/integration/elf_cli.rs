@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use mycelium::model::ElfInstance;
 
 use crate::elves::trials;
-use crate::util::{MYCELIUM, fresh_sqlite, within};
-
-const TRIALS: &str = env!("CARGO_BIN_EXE_elf-trials");
+use crate::util::{MYCELIUM, elf_exe, fresh_sqlite, within};
 
 /// An elf-trials process started with `args` and `env` only (no inherited
 /// `MYCELIUM_*`), its output in `log`; killed when dropped.
@@ -20,7 +18,7 @@ struct Elf {
 
 impl Elf {
     fn start(args: &[&str], env: &[(&str, &str)], log: std::path::PathBuf) -> Elf {
-        let mut cmd = Command::new(TRIALS);
+        let mut cmd = Command::new(elf_exe("trials"));
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MYCELIUM_")) {
             cmd.env_remove(k);
         }
@@ -68,7 +66,7 @@ fn registered(url: &str, elf: &mut Elf) -> ElfInstance {
 
 #[test]
 fn help_names_every_flag_and_its_variable() {
-    let out = Command::new(TRIALS).arg("--help").output().expect("elf-trials --help");
+    let out = Command::new(elf_exe("trials")).arg("--help").output().expect("elf-trials --help");
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{help}");
     for needle in [
@@ -139,7 +137,7 @@ fn a_bad_setting_is_refused_by_name() {
         (&["--slots", "many"][..], &[][..], "--slots"),
         (&[], &[("MYCELIUM_LEASE_TTL_MS", "soon")][..], "--lease-ttl-ms"),
     ] {
-        let mut cmd = Command::new(TRIALS);
+        let mut cmd = Command::new(elf_exe("trials"));
         let out = cmd.args(args).envs(env.iter().copied()).output().expect("run elf-trials");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");

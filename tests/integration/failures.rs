@@ -10,7 +10,7 @@ use mycelium::storage::{ClaimRequest, FailureQuery};
 use serde_json::Value;
 
 use crate::elves::{sender, trials, trials_v2};
-use crate::util::{MYCELIUM, Proc, fresh_sqlite, within};
+use crate::util::{MYCELIUM, Proc, elf_exe, fresh_sqlite, within};
 
 fn failures_of(myc: &mycelium::Mycelium, job: mycelium::model::JobId) -> Vec<mycelium::model::Failure> {
     let mut f = myc.store().failures(&FailureQuery { job: Some(job), ..Default::default() }).expect("failures");
@@ -360,17 +360,13 @@ fn a_retry_after_fixing_the_input_succeeds_and_replay_reproduces() {
     within(Duration::from_secs(30), run.wait(&n)).expect_err("no file yet");
     assert_eq!(within(Duration::from_secs(30), run.finished()).expect("ended").state, RunState::Failed);
     // Replay reproduces the failure locally, writing nothing.
-    let replay = Command::new(env!("CARGO_BIN_EXE_elf-trials"))
-        .args(["--store", &url, "replay", &job.to_string()])
-        .output()
-        .expect("replay");
+    let replay =
+        Command::new(elf_exe("trials")).args(["--store", &url, "replay", &job.to_string()]).output().expect("replay");
     let text = String::from_utf8_lossy(&replay.stdout);
     assert!(!replay.status.success() && text.contains("cannot read"), "{text}");
     std::fs::write(&path, "42\n").expect("fix the input");
-    let replay = Command::new(env!("CARGO_BIN_EXE_elf-trials"))
-        .args(["--store", &url, "replay", &job.to_string()])
-        .output()
-        .expect("replay");
+    let replay =
+        Command::new(elf_exe("trials")).args(["--store", &url, "replay", &job.to_string()]).output().expect("replay");
     assert!(replay.status.success() && String::from_utf8_lossy(&replay.stdout).contains("42"));
     assert_eq!(myc.store().job(job).expect("job").expect("exists").state, JobState::Failed, "replay wrote");
     // Now retry it for real, from the command line.

@@ -15,6 +15,22 @@ pub(crate) fn fresh_sqlite() -> (String, TempDir) {
 /// The `mycelium` executable built for these tests.
 pub(crate) const MYCELIUM: &str = env!("CARGO_BIN_EXE_mycelium");
 
+/// The example elf binary `elf-<name>` (`"trials"`, `"flow-tasks"`, ...).
+/// The elves are the package mycelium-elves, whose binaries cargo builds
+/// into the same directory as `mycelium` (`cargo test --workspace` builds
+/// them first: that package has integration tests).
+pub(crate) fn elf_exe(name: &str) -> String {
+    let exe = std::path::Path::new(MYCELIUM).with_file_name(format!("elf-{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        exe.is_file(),
+        "{} is missing: the example elves are the package mycelium-elves; build them with \
+         `cargo build -p mycelium-elves --bins` (with `--release` for release tests), or run \
+         `cargo test --workspace`, which builds them",
+        exe.display()
+    );
+    exe.display().to_string()
+}
+
 /// A child process (elf or coordinator), killed when dropped.
 pub(crate) struct Proc {
     child: mycelium::testing::Child,
@@ -65,22 +81,8 @@ impl Proc {
 
     /// An elf with extra environment variables.
     pub(crate) fn elf_with(name: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let exe = match name {
-            "sender" => env!("CARGO_BIN_EXE_elf-sender"),
-            "printer" => env!("CARGO_BIN_EXE_elf-printer"),
-            "bench" => env!("CARGO_BIN_EXE_elf-bench"),
-            "trials" => env!("CARGO_BIN_EXE_elf-trials"),
-            "trials-v2" => env!("CARGO_BIN_EXE_elf-trials-v2"),
-            "agents-a" => env!("CARGO_BIN_EXE_elf-agents-a"),
-            "agents-b" => env!("CARGO_BIN_EXE_elf-agents-b"),
-            "agents-clock" => env!("CARGO_BIN_EXE_elf-agents-clock"),
-            "flows" => env!("CARGO_BIN_EXE_elf-flows"),
-            "flow-tasks" => env!("CARGO_BIN_EXE_elf-flow-tasks"),
-            "flows-v2" => env!("CARGO_BIN_EXE_elf-flows-v2"),
-            "http" => env!("CARGO_BIN_EXE_elf-http"),
-            other => panic!("no elf {other}"),
-        };
-        Proc::start_with(exe, url, args, env).ready()
+        let exe = elf_exe(name);
+        Proc::start_with(&exe, url, args, env).ready()
     }
 
     pub(crate) fn coordinator(url: &str) -> Proc {
