@@ -84,6 +84,7 @@ fn every_elf_binary_serves_the_tasks_and_flows_of_its_modules() {
                     &tr::halve_later::INFO,
                     &tr::nap::INFO,
                     &tr::greet::INFO,
+                    &tr::crash::INFO,
                 ],
                 &[],
             ),

@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
             .task(&check_age::TASK)
             .task(&halve_later::TASK)
             .task(&nap::TASK)
-            .task(&greet::TASK),
+            .task(&greet::TASK)
+            .task(&crash::TASK),
     )
 }

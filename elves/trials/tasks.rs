@@ -125,3 +125,17 @@ pub async fn nap(ms: u64) -> u64 {
 pub fn greet(name: String) -> String {
     format!("hello, {name}")
 }
+
+/// Kills the process that runs it (SIGKILL to itself, by `kill`): a job
+/// no elf survives. Its losses are not its attempts; once they pass its
+/// budget of losses it fails as a poison job.
+#[mycelium::task]
+pub fn crash(n: u32) -> u32 {
+    let me = std::process::id().to_string();
+    let _ = std::process::Command::new("kill").args(["-KILL", &me]).status();
+    // The signal is on its way; nothing after it runs.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let _ = n;
+    }
+}

@@ -383,6 +383,24 @@ fn clicking_the_dashboards_buttons_and_forms_changes_the_store() {
     b.wait("!document.querySelector('tr[data-schedule]')", "the row is gone");
 }
 
+/// Clicks `selector` until `GET path` shows `done`: the queue page
+/// re-renders whenever a message changes state, and a click that lands on
+/// the button as it is being replaced does nothing (a user clicks again).
+fn click_until(b: &mut Browser, s: &Server, selector: &str, path: &str, what: &str, done: impl Fn(&Value) -> bool) {
+    for _ in 0..10 {
+        b.wait_for(selector);
+        b.click(selector);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if done(&api(s, path)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("{what}: clicking {selector} never did it; GET {path} answered {}", api(s, path));
+}
+
 /// The queue page's buttons and form, clicked: send a message that dies,
 /// requeue it from its row once it can succeed, requeue all, purge.
 #[test]
@@ -421,10 +439,9 @@ fn clicking_the_queue_pages_buttons_sends_requeues_and_purges() {
     let v =
         api_until(&s, "/api/queues/doomed/dead", "the message dies", |v| v.as_array().is_some_and(|a| a.len() == 1));
     let dead = v[0]["job"]["id"].as_i64().expect("the dead message's job");
-    b.wait_for(&format!("tr[data-dead='{dead}'] button"));
     std::fs::write(&marker, "").expect("the marker");
-    b.click(&format!("tr[data-dead='{dead}'] button"));
-    api_until(&s, &format!("/api/jobs/{dead}"), "the requeued message is consumed", |v| {
+    let row = format!("tr[data-dead='{dead}'] button");
+    click_until(&mut b, &s, &row, &format!("/api/jobs/{dead}"), "the requeued message is consumed", |v| {
         v["job"]["state"] == "succeeded"
     });
     b.wait("document.querySelector('#dead')?.innerText === 'No dead message.'", "the page shows no dead letter");
@@ -438,8 +455,9 @@ fn clicking_the_queue_pages_buttons_sends_requeues_and_purges() {
     api_until(&s, "/api/queues/doomed", "both die", |v| v["queue"]["dead"] == 2);
     std::fs::write(&marker, "").expect("the marker");
     b.goto(&s.url("/queues/doomed"));
-    b.click("#requeue-all");
-    api_until(&s, "/api/queues/doomed", "both are consumed", |v| v["queue"]["dead"] == 0 && v["queue"]["waiting"] == 0);
+    click_until(&mut b, &s, "#requeue-all", "/api/queues/doomed", "both are consumed", |v| {
+        v["queue"]["dead"] == 0 && v["queue"]["waiting"] == 0
+    });
     let all = api(&s, &jobs_of("doomed"));
     let states: Vec<&Value> = all["items"].as_array().expect("jobs").iter().map(|j| &j["state"]).collect();
     assert!(states.iter().all(|s| *s == "succeeded"), "{all}");
@@ -455,9 +473,15 @@ fn clicking_the_queue_pages_buttons_sends_requeues_and_purges() {
     api_until(&s, "/api/queues/work", "2 in flight, 4 waiting", |v| {
         v["queue"]["in_flight"] == 2 && v["queue"]["waiting"] == 4
     });
-    b.click("#purge");
-    let v = api_until(&s, "/api/queues/work", "the waiting ones are purged", |v| v["queue"]["waiting"] == 0);
-    assert_eq!(v["queue"]["in_flight"], 2, "those being consumed finish: {v}");
+    click_until(&mut b, &s, "#purge", "/api/queues/work", "the waiting ones are purged", |v| {
+        v["queue"]["waiting"] == 0
+    });
+    let v = api(&s, "/api/queues/work");
+    assert_eq!(
+        (&v["queue"]["waiting"], &v["queue"]["in_flight"]),
+        (&json!(0), &json!(2)),
+        "those being consumed finish: {v}"
+    );
     std::fs::remove_dir_all(marker.parent().expect("its folder")).ok();
 }
 

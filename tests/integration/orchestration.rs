@@ -268,3 +268,47 @@ fn an_output_of_another_orchestration_is_refused_with_elves_running() {
     assert!(myc.store().runs(&Default::default()).expect("runs").is_empty(), "nothing was submitted");
     assert!(myc.store().jobs(&JobQuery::default()).expect("jobs").is_empty(), "nothing can run");
 }
+
+/// A job that kills every elf that takes it (`trials/crash` SIGKILLs its own
+/// process) is run again after each death without spending its one
+/// attempt, until its budget of losses is spent: then it fails as a poison
+/// job, and what it fed is `upstream_failed`. The dead elves are replaced
+/// as a supervisor would.
+#[test]
+fn a_job_that_kills_every_elf_that_takes_it_ends_as_poison() {
+    let (url, _dir) = fresh_sqlite();
+    let _coordinator = Proc::coordinator(&url);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut o = myc.orchestration("poison");
+    let bad = o.call(crate::elves::trials::crash::call(1));
+    let _after = o.call(crate::elves::trials::pick::call(&bad));
+    let run = o.submit_blocking().expect("submit");
+    let (bad_job, after_job) = (run.jobs()[0], run.jobs()[1]);
+    let mut elves: Vec<Proc> = (0..2).map(|_| Proc::elf("trials", &url, &[])).collect();
+    let mut deaths = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while myc.store().job(bad_job).expect("read").expect("job").state != JobState::Failed {
+        assert!(Instant::now() < deadline, "the poison job never ended: {:?}", myc.store().job(bad_job));
+        for e in &mut elves {
+            if e.exited() {
+                deaths += 1;
+                *e = Proc::elf("trials", &url, &[]);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The last death (the one that spent the budget) came before the failure.
+    deaths += elves.iter_mut().map(Proc::exited).filter(|&gone| gone).count();
+    let j = myc.store().job(bad_job).expect("read").expect("job");
+    let policy = mycelium::model::RetryPolicy::default();
+    assert_eq!(j.attempt, 0, "every loss gave its attempt back: {j:?}");
+    assert_eq!(j.lost, policy.max_lost, "failed once its budget of losses was spent: {j:?}");
+    let failures = myc.store().failures(&FailureQuery { job: Some(bad_job), ..Default::default() }).expect("failures");
+    let last = failures.iter().max_by_key(|f| f.id).expect("a failure");
+    assert_eq!(last.report.kind, FailureKind::Poison, "{last:?}");
+    let lost = failures.iter().filter(|f| f.report.kind == FailureKind::ElfLost).count() as u32;
+    assert_eq!(lost + 1, policy.max_lost, "each loss before the last is recorded as one: {failures:?}");
+    assert_eq!(deaths, policy.max_lost as usize, "one elf died per loss");
+    assert_eq!(myc.store().job(after_job).expect("read").expect("job").state, JobState::UpstreamFailed);
+    assert_eq!(run.progress().expect("progress").state, RunState::Failed);
+}

@@ -89,6 +89,11 @@ impl Proc {
         Proc::start(env!("CARGO_BIN_EXE_mycelium"), url, &["coordinator", "--tick-ms", "100"]).ready()
     }
 
+    /// Whether it has exited (without waiting).
+    pub(crate) fn exited(&mut self) -> bool {
+        self.child.exited().is_some()
+    }
+
     /// SIGKILL, and wait for it to be gone.
     pub(crate) fn kill9(&mut self) {
         let _ = self.child.kill9();
