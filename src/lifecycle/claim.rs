@@ -84,7 +84,7 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
         });
         updated.push(row);
     }
-    w.tx.update_jobs(&updated)?;
+    w.tx.mark_claimed(&updated)?;
     if !fed.is_empty() {
         attach_inputs(w, &fed, &mut claimed)?;
     }

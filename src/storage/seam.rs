@@ -220,6 +220,16 @@ pub(crate) trait Tx: Read + FlowTx + RetentionTx {
     /// Writes the mutable fields of existing jobs.
     fn update_jobs(&mut self, jobs: &[JobRow]) -> Result<()>;
 
+    /// Writes the fields a claim changes (`state`, `holder`, `epoch`,
+    /// `attempt`, `lease_until`, `started_at`, `updated_at`) of jobs that
+    /// [`Read::claimable`] read in this transaction; their other fields are
+    /// unchanged. The claim is the hottest write there is, so a backend may
+    /// do it in one set-based statement; by default it is
+    /// [`Tx::update_jobs`].
+    fn mark_claimed(&mut self, jobs: &[JobRow]) -> Result<()> {
+        self.update_jobs(jobs)
+    }
+
     /// Inserts dependency edges.
     fn insert_deps(&mut self, deps: &[Dep]) -> Result<()>;
 

@@ -119,7 +119,8 @@ impl Read for Sql<'_> {
 
     fn job_rows(&mut self, ids: &[JobId]) -> Result<Vec<JobRow>> {
         let sql = format!("SELECT {JOB_ROW_COLS} FROM jobs WHERE id = ?1");
-        self.per_id("read jobs", &sql, &distinct(ids), rows::job_row)
+        let mut policies = rows::Policies::default();
+        self.per_id("read jobs", &sql, &distinct(ids), |r| rows::job_row_with(r, &mut policies))
     }
 
     fn jobs(&mut self, ids: &[JobId]) -> Result<Vec<Job>> {
@@ -161,13 +162,15 @@ impl Read for Sql<'_> {
 
     fn claimable(&mut self, scan: &ClaimScan<'_>) -> Result<Vec<(JobRow, Value)>> {
         let tasks = serde_json::to_string(scan.tasks).map_err(|e| self.bad_data("encode task names", e.to_string()))?;
+        let mut policies = rows::Policies::default();
         self.many("find claimable jobs", &CLAIMABLE, params![scan.elf, scan.now, tasks, scan.max], |r| {
-            Ok((rows::job_row(r)?, rows::json(r, 22)?))
+            Ok((rows::job_row_with(r, &mut policies)?, rows::json(r, 22)?))
         })
     }
 
     fn expired(&mut self, now: Millis, limit: u32) -> Result<Vec<JobRow>> {
-        self.many("find expired leases", &EXPIRED, params![now, limit], rows::job_row)
+        let mut policies = rows::Policies::default();
+        self.many("find expired leases", &EXPIRED, params![now, limit], |r| rows::job_row_with(r, &mut policies))
     }
 
     fn held_by(&mut self, instance: &InstanceId) -> Result<Vec<JobRow>> {

@@ -6,7 +6,9 @@ use rusqlite::Row;
 use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
 
-use crate::model::{ElfInstance, Event, Failure, FailureId, InstanceId, Job, JobId, Run, RunId, TaskSha, TaskVersion};
+use crate::model::{
+    ElfInstance, Event, Failure, FailureId, InstanceId, Job, JobId, RetryPolicy, Run, RunId, TaskSha, TaskVersion,
+};
 use crate::storage::rows::JobRow;
 
 /// The columns `job` reads, in order.
@@ -46,6 +48,30 @@ pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
 
 /// A job's lifecycle row, from `super::sql::JOB_ROW_COLS` (at `at`).
 pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    job_row_with(r, &mut Policies::default())
+}
+
+/// Retry policies decoded while reading many job rows: each distinct text is
+/// parsed once (the jobs of a batch mostly share one policy).
+#[derive(Default)]
+pub(super) struct Policies(Option<(String, RetryPolicy)>);
+
+impl Policies {
+    fn decode(&mut self, r: &Row<'_>, idx: usize) -> rusqlite::Result<RetryPolicy> {
+        let text = r.get_ref(idx)?.as_str().map_err(|e| conversion(idx, e.to_string()))?;
+        if let Some((seen, policy)) = &self.0
+            && seen == text
+        {
+            return Ok(policy.clone());
+        }
+        let policy: RetryPolicy = serde_json::from_str(text).map_err(|e| conversion(idx, e.to_string()))?;
+        self.0 = Some((text.to_owned(), policy.clone()));
+        Ok(policy)
+    }
+}
+
+/// [`job_row`], decoding the retry policy through `policies`.
+pub(super) fn job_row_with(r: &Row<'_>, policies: &mut Policies) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
         id: JobId(r.get(0)?),
         run: RunId(r.get(1)?),
@@ -53,7 +79,7 @@ pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         task: r.get(3)?,
         priority: r.get(4)?,
         ndeps: r.get(5)?,
-        retry: json(r, 6)?,
+        retry: policies.decode(r, 6)?,
         timeout_ms: r.get::<_, Option<i64>>(7)?.map(|t| t.max(0) as u64),
         state: parsed(r, 8)?,
         unmet: r.get(9)?,

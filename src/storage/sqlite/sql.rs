@@ -55,6 +55,11 @@ pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Writes the claim fields of the jobs listed in `?6`, a JSON array of
+/// `[id, epoch, attempt]`, in one statement (a rowid lookup per element).
+pub(super) const MARK_CLAIMED: &str = "UPDATE jobs SET state = ?1, holder = ?2, lease_until = ?3, started_at = ?4, \
+     updated_at = ?5, epoch = c.value ->> 1, attempt = c.value ->> 2 FROM json_each(?6) AS c WHERE jobs.id = c.value ->> 0";
+
 /// Claimed jobs whose lease ran out (on the partial index `jobs_lease`).
 pub(super) static EXPIRED: LazyLock<String> = LazyLock::new(|| {
     format!(

@@ -2,7 +2,9 @@
 
 use rusqlite::params;
 
-use super::sql::Sql;
+use std::fmt::Write as _;
+
+use super::sql::{MARK_CLAIMED, Sql};
 use crate::model::{ElfInstance, Failure, FailureId, Millis, Run, TaskVersion};
 use crate::storage::rows::{CatalogWrite, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence};
 use crate::storage::seam::Tx;
@@ -171,6 +173,43 @@ impl Tx for Sql<'_> {
                 ])
             },
         )
+    }
+
+    fn mark_claimed(&mut self, jobs: &[JobRow]) -> Result<()> {
+        // One statement per run of rows sharing the fields a claim sets
+        // alike (in practice the whole batch: one holder, lease and time).
+        let mut rest = jobs;
+        while let Some(first) = rest.first() {
+            let alike = |r: &JobRow| {
+                (r.state, &r.holder, r.lease_until, r.started_at, r.updated_at)
+                    == (first.state, &first.holder, first.lease_until, first.started_at, first.updated_at)
+            };
+            let n = rest.iter().take_while(|r| alike(r)).count();
+            let (group, tail) = rest.split_at(n);
+            let mut list = String::with_capacity(2 + 24 * n);
+            list.push('[');
+            for (i, r) in group.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                let _ = write!(list, "{sep}[{},{},{}]", r.id.0, r.epoch, r.attempt);
+            }
+            list.push(']');
+            let changed = self.conn.prepare_cached(MARK_CLAIMED).and_then(|mut s| {
+                s.execute(params![
+                    first.state.as_str(),
+                    first.holder.as_ref().map(|h| h.0.as_str()),
+                    first.lease_until,
+                    first.started_at,
+                    first.updated_at,
+                    list
+                ])
+            });
+            let changed = self.ctx("mark jobs claimed", changed)?;
+            if changed != n {
+                return Err(self.bad_data("mark jobs claimed", format!("{changed} of {n} jobs were found")));
+            }
+            rest = tail;
+        }
+        Ok(())
     }
 
     fn insert_deps(&mut self, deps: &[Dep]) -> Result<()> {
