@@ -11,5 +11,6 @@
 mod audit;
 mod service;
 
+pub use crate::lifecycle::rank::{DEFAULT_DURATION_MS, critical_path, median, ranks, ranks_and_path};
 pub use audit::{Audit, audit_run};
 pub use service::{Options, serve};

@@ -26,6 +26,7 @@ pub(crate) mod outage;
 mod outcomes;
 mod plan;
 mod queues;
+pub(crate) mod rank;
 mod retention;
 mod schedules;
 mod signals;
