@@ -13,6 +13,7 @@ mod claim;
 mod clock;
 mod complete;
 mod diagnose;
+mod durations;
 mod elves;
 mod fail;
 mod flow;
@@ -38,6 +39,7 @@ mod work;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use diagnose::Unserved;
+pub use durations::DURATION_SAMPLE;
 pub use flow::{
     ChildOutcome, FlowClaim, FlowCommitted, FlowEnd, FlowReport, FlowTurn, InboxLine, NewStep, Resume, Wait,
 };
