@@ -24,6 +24,10 @@ pub(crate) struct Args {
     /// forever when left out.
     #[arg(long, value_name = "AGE")]
     pub(crate) retain: Option<String>,
+    /// How often to audit (and repair) the graphs of unfinished runs, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub(crate) audit_ms: u64,
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
@@ -40,6 +44,7 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
     let options = Options {
         retain,
         tick: Duration::from_millis(args.tick_ms.max(10)),
+        audit_every: Duration::from_millis(args.audit_ms.max(10)),
         doorbell_tcp: args.doorbell_tcp,
         doorbell_token: args.doorbell_token,
         ..Options::default()

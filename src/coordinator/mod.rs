@@ -6,11 +6,12 @@
 //! never waits on this process. The coordinator holds the leader lease (two
 //! coordinators on one store never both act), reaps expired leases and dead
 //! elves, checkpoints the store, and audits the graph of every unfinished
-//! run with petgraph, reporting any job that could never run.
+//! run with petgraph, repairing any job found stuck or miscounted (in one
+//! store transaction per run, with a `job_repaired` event each).
 
 mod audit;
 mod service;
 
 pub use crate::lifecycle::rank::{DEFAULT_DURATION_MS, critical_path, median, ranks, ranks_and_path};
 pub use audit::{Audit, audit_run};
-pub use service::{Options, serve};
+pub use service::{Options, Stats, serve};

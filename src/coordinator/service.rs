@@ -106,6 +106,17 @@ pub(crate) struct Coordinator<'a> {
     unserved: std::collections::BTreeSet<(String, String)>,
     /// When the next schedule tick is due, as last seen.
     next_due: Option<crate::model::Millis>,
+    /// What this coordinator did, counted since it started.
+    stats: Stats,
+}
+
+/// What a coordinator did since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Pending jobs whose producers had all succeeded, made ready.
+    pub repaired_stuck: u64,
+    /// Pending jobs whose unmet count was wrong, recounted.
+    pub repaired_miscounted: u64,
 }
 
 impl<'a> Coordinator<'a> {
@@ -128,6 +139,7 @@ impl<'a> Coordinator<'a> {
             last_retention: None,
             unserved: Default::default(),
             next_due: None,
+            stats: Stats::default(),
         }
     }
 
@@ -272,11 +284,15 @@ impl<'a> Coordinator<'a> {
         }
     }
 
-    /// Audits every unfinished run's graph and reports what is wrong.
-    async fn audit(&self) -> Result<(), storage::Error> {
-        self.store
+    /// Audits every unfinished run's graph, repairs the jobs it finds stuck
+    /// or miscounted (one transaction per run, re-checked inside it), and
+    /// reports what it did and what stays wrong.
+    async fn audit(&mut self) -> Result<(), storage::Error> {
+        let repaired = self
+            .store
             .call(|s| {
                 let runs = s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(1000) })?;
+                let mut out = Vec::new();
                 for r in runs {
                     // The audit holds a run's graph in memory; the largest runs are
                     // left to the store's own transactional bookkeeping.
@@ -284,14 +300,44 @@ impl<'a> Coordinator<'a> {
                         continue;
                     }
                     let audit = audit_run(s, r.id)?;
-                    if !audit.is_clean() {
-                        tracing::error!(run = %r.id, ?audit, "inconsistent run graph");
+                    if audit.is_clean() {
+                        continue;
+                    }
+                    let mut ids: Vec<_> = audit.stuck.iter().chain(&audit.miscounted).copied().collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let repaired = s.repair(&ids)?;
+                    if audit.cyclic {
+                        tracing::error!(run = %r.id, ?audit, "run graph has a cycle");
                         println!("run {} graph is inconsistent: {audit:?}", r.id);
                     }
+                    out.push((r.id, repaired));
                 }
-                Ok(())
+                Ok(out)
             })
-            .await
+            .await?;
+        for (run, r) in repaired {
+            if r.is_empty() {
+                continue;
+            }
+            if let Some(bell) = &self.bell {
+                for (elf, n) in &r.readied {
+                    bell.ring(elf, *n);
+                }
+            }
+            self.stats.repaired_stuck += r.stuck.len() as u64;
+            self.stats.repaired_miscounted += r.miscounted.len() as u64;
+            tracing::warn!(%run, stuck = r.stuck.len(), miscounted = r.miscounted.len(), "repaired jobs");
+            println!(
+                "repaired run {run}: {} stuck job(s) made ready, {} miscounted job(s) recounted \
+                 (total since start: {} stuck, {} miscounted)",
+                r.stuck.len(),
+                r.miscounted.len(),
+                self.stats.repaired_stuck,
+                self.stats.repaired_miscounted
+            );
+        }
+        Ok(())
     }
 
     /// Gives up the lead, so that a standby takes over at once.
@@ -326,5 +372,47 @@ mod tests {
         assert!(started.elapsed() > Duration::from_secs(600), "the outage lasted {:?}", started.elapsed());
         // It holds the lease: another holder cannot take the lead.
         assert_eq!(store.lead(ROLE, "another coordinator", 1_000).ok(), Some(false));
+    }
+
+    /// In process, on memory: a consumer's count corrupted on purpose stays
+    /// pending after its producers succeed; the coordinator's first round
+    /// repairs it, counts it, and the run finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_audit_repairs_a_corrupted_count_and_the_run_finishes() {
+        use crate::model::{Completion, InstanceId, JobSpec, JobState, RunSpec, Submission};
+        use crate::storage::ClaimRequest;
+        use serde_json::json;
+
+        let store = Store::memory();
+        let jobs = vec![
+            JobSpec::new("e", "t", json!([1])),
+            JobSpec::new("e", "t", json!([2])),
+            JobSpec::new("e", "t", json!([{ "$output": "0" }, { "$output": "1" }])),
+        ];
+        let sub = store.submit(&Submission { run: RunSpec::named("r"), jobs }).expect("submit");
+        let last = sub.jobs[2];
+        let mut row = store.job_row(last).expect("read").expect("row");
+        row.unmet = 9;
+        store.corrupt_rows(&[row]).expect("corrupt");
+        let me = InstanceId::random();
+        let tasks = vec!["t".to_owned()];
+        let request = ClaimRequest { instance: &me, elf: "e", tasks: &tasks, max: 10, ttl_ms: 60_000 };
+        let work = |expect: usize| {
+            let claimed = store.claim(&request).expect("claim");
+            assert_eq!(claimed.len(), expect);
+            let done: Vec<_> =
+                claimed.iter().map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1) }).collect();
+            store.complete(&done).expect("complete");
+        };
+        work(2);
+        let job = store.job(last).expect("job").expect("exists");
+        assert_eq!((job.state, job.unmet), (JobState::Pending, 7));
+        let options = Options::default();
+        let mut c = Coordinator::new(store.clone(), &options);
+        c.tick().await.expect("tick");
+        assert_eq!(c.stats, Stats { repaired_stuck: 1, repaired_miscounted: 0 });
+        work(1);
+        let run = store.run(sub.run).expect("run").expect("exists");
+        assert_eq!(run.state, RunState::Succeeded);
     }
 }

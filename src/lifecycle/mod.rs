@@ -28,6 +28,7 @@ mod outcomes;
 mod plan;
 mod queues;
 pub(crate) mod rank;
+mod repair;
 mod retention;
 mod schedules;
 mod signals;
@@ -46,5 +47,6 @@ pub use flow::{
 pub use flow_signal::Sent;
 pub use outcomes::{ClaimRequest, Completed, Departure, Failed, Readied, Reaped, Released, Retried, Turn};
 pub use queues::Messages;
+pub use repair::Repaired;
 pub use retention::{Collected, Retention};
 pub use store::Store;

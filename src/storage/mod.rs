@@ -28,7 +28,7 @@ pub mod conformance;
 pub use crate::lifecycle::{
     ChildOutcome, ClaimRequest, Clock, Collected, Completed, DURATION_SAMPLE, Departure, Failed, FlowClaim,
     FlowCommitted, FlowEnd, FlowReport, FlowTurn, InboxLine, ManualClock, Messages, NewStep, Readied, Reaped, Released,
-    Resume, Retention, Retried, Sent, Store, SystemClock, Turn, Unserved, Wait,
+    Repaired, Resume, Retention, Retried, Sent, Store, SystemClock, Turn, Unserved, Wait,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::{Dep, Edge, EventQuery, FailureQuery, JobQuery, Limits, RunQuery};
