@@ -93,3 +93,58 @@ fn a_corrupted_count_is_repaired_and_the_run_finishes() {
     let history = ok(&url, &["history", &run.to_string()]);
     assert!(history.contains("job_repaired"), "{history}");
 }
+
+/// `mycelium graph <run> --critical-path` on a real run: the path from the
+/// source through a map to the reduce, each job's measured duration and
+/// rank in JSON, the path bold red in dot; on a run not started yet, the
+/// tasks' medians stand in for its jobs' durations.
+#[test]
+fn the_critical_path_of_a_real_run() {
+    let (url, _dir) = fresh_sqlite();
+    let store = Store::open(&url).expect("open");
+    let (run, ids) = fan(&store, 4);
+    let elf = Proc::elf("bench", &url, &[]);
+    until(Duration::from_secs(30), "the run to finish", || {
+        store.run(run).expect("run").expect("exists").state.is_final()
+    });
+    drop(elf);
+    let doc: Value =
+        serde_json::from_str(&ok(&url, &["graph", &run.to_string(), "--critical-path", "--json"])).expect("JSON");
+    let path: Vec<i64> =
+        doc["critical_path"].as_array().expect("critical_path").iter().map(|v| v.as_i64().expect("id")).collect();
+    assert_eq!(path.len(), 3, "{doc}");
+    assert_eq!((path[0], path[2]), (ids[0].0, ids[5].0));
+    assert!(ids[1..5].iter().any(|m| m.0 == path[1]), "the middle is a map: {path:?}");
+    let nodes = doc["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 6);
+    let node = |id: i64| nodes.iter().find(|n| n["id"] == id).expect("node");
+    for n in nodes {
+        assert_eq!(n["duration"], "measured", "{n}");
+        assert!(n["duration_ms"].is_u64() && n["rank_ms"].is_u64(), "{n}");
+    }
+    let ms = |n: &Value, k: &str| n[k].as_u64().expect("ms");
+    // Each job's rank is its duration plus its best consumer's rank.
+    let (source, mid, reduce) = (node(path[0]), node(path[1]), node(path[2]));
+    assert_eq!(ms(reduce, "rank_ms"), ms(reduce, "duration_ms"));
+    assert_eq!(ms(mid, "rank_ms"), ms(mid, "duration_ms") + ms(reduce, "rank_ms"));
+    assert_eq!(ms(source, "rank_ms"), ms(source, "duration_ms") + ms(mid, "rank_ms"));
+    assert_eq!(doc["critical_path_ms"], source["rank_ms"]);
+    for m in &ids[1..5] {
+        assert!(ms(node(m.0), "rank_ms") <= ms(mid, "rank_ms"));
+    }
+    let dot = ok(&url, &["graph", &run.to_string(), "--critical-path"]);
+    let red_edges = dot.lines().filter(|l| l.contains("->") && l.contains("color=red")).count();
+    let red_nodes = dot.lines().filter(|l| !l.contains("->") && l.contains("color=red")).count();
+    assert_eq!((red_edges, red_nodes), (2, 3), "{dot}");
+    assert!(dot.contains(&format!("j{} -> j{} [label=", path[1], path[2])), "{dot}");
+    assert!(dot.contains("// critical path ("), "{dot}");
+    // Without the flag, the graph is as before: nothing red.
+    assert!(!ok(&url, &["graph", &run.to_string()]).contains("color=red"));
+    // A run no elf has started: its durations are the tasks' medians.
+    let (later, _) = fan(&store, 2);
+    let doc: Value =
+        serde_json::from_str(&ok(&url, &["graph", &later.to_string(), "--critical-path", "--json"])).expect("JSON");
+    let nodes = doc["nodes"].as_array().expect("nodes");
+    assert!(nodes.iter().all(|n| n["duration"] == "median"), "{doc}");
+    assert_eq!(doc["critical_path"].as_array().map(Vec::len), Some(3));
+}
