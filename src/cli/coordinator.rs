@@ -28,6 +28,11 @@ pub(crate) struct Args {
     /// milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub(crate) audit_ms: u64,
+    /// The most jobs the leader holds in its in-memory graphs, in all runs
+    /// (about 70 bytes each); a run that would go over is scheduled without
+    /// the coordinator's rank updates.
+    #[arg(long, default_value_t = crate::coordinator::DEFAULT_GRAPH_MAX_JOBS)]
+    pub(crate) graph_max_jobs: u64,
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
@@ -45,6 +50,7 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
         retain,
         tick: Duration::from_millis(args.tick_ms.max(10)),
         audit_every: Duration::from_millis(args.audit_ms.max(10)),
+        graph_max_jobs: args.graph_max_jobs,
         doorbell_tcp: args.doorbell_tcp,
         doorbell_token: args.doorbell_token,
         ..Options::default()

@@ -10,8 +10,10 @@
 //! store transaction per run, with a `job_repaired` event each).
 
 mod audit;
+mod graphs;
 mod service;
 
-pub use crate::lifecycle::rank::{DEFAULT_DURATION_MS, critical_path, median, ranks, ranks_and_path};
+pub use crate::lifecycle::rank::{DEFAULT_DURATION_MS, critical_path, median, ranks, ranks_and_path, ranks_by_index};
 pub use audit::{Audit, audit_run};
+pub use graphs::DEFAULT_GRAPH_MAX_JOBS;
 pub use service::{Options, Stats, serve};

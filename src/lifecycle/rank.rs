@@ -35,9 +35,16 @@ struct Compact {
 impl Compact {
     fn new(jobs: &[(JobId, u64)], edges: &[(JobId, JobId)]) -> Self {
         let index: HashMap<JobId, u32> = jobs.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
-        let n = jobs.len();
-        let mut pairs: Vec<(u32, u32)> =
-            edges.iter().filter_map(|(p, c)| Some((*index.get(p)?, *index.get(c)?))).filter(|(p, c)| p != c).collect();
+        let pairs: Vec<(u32, u32)> = edges.iter().filter_map(|(p, c)| Some((*index.get(p)?, *index.get(c)?))).collect();
+        drop(index);
+        Self::dense(jobs.iter().map(|(id, _)| *id).collect(), jobs.iter().map(|(_, d)| *d).collect(), pairs)
+    }
+
+    /// From dense indices: job `i` is `ids[i]`, weighing `dur[i]`; `pairs`
+    /// are (producer, consumer) indices, duplicates and loops allowed.
+    fn dense(ids: Vec<JobId>, dur: Vec<u64>, mut pairs: Vec<(u32, u32)>) -> Self {
+        let n = ids.len();
+        pairs.retain(|(p, c)| p != c && (*p as usize) < n && (*c as usize) < n);
         pairs.sort_unstable();
         pairs.dedup();
         let mut start = vec![0u32; n + 1];
@@ -50,13 +57,7 @@ impl Compact {
             start[i + 1] += start[i];
         }
         let next = pairs.into_iter().map(|(_, c)| c).collect();
-        Self {
-            ids: jobs.iter().map(|(id, _)| *id).collect(),
-            dur: jobs.iter().map(|(_, d)| *d).collect(),
-            start,
-            next,
-            indegree,
-        }
+        Self { ids, dur, start, next, indegree }
     }
 
     fn consumers(&self, i: usize) -> &[u32] {
@@ -157,6 +158,17 @@ pub fn ranks_and_path(jobs: &[(JobId, u64)], edges: &[(JobId, JobId)]) -> (HashM
     let rank = g.ranks();
     let path = g.path(&rank).into_iter().map(|i| g.ids[i as usize]).collect();
     (g.ids.iter().copied().zip(rank).collect(), path)
+}
+
+/// [`ranks_and_path`] on dense indices, for a caller that holds the graph
+/// already (the coordinator): job `i` is `ids[i]` and weighs
+/// `durations[i]`; `edges` are (producer, consumer) indices. Returns the
+/// ranks by index and the critical path as indices (ties to the lowest id).
+pub fn ranks_by_index(ids: Vec<JobId>, durations: Vec<u64>, edges: Vec<(u32, u32)>) -> (Vec<u64>, Vec<u32>) {
+    let g = Compact::dense(ids, durations, edges);
+    let rank = g.ranks();
+    let path = g.path(&rank);
+    (rank, path)
 }
 
 /// The median of `samples` (the lower middle of an even count); `None` when

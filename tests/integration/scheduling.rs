@@ -148,3 +148,46 @@ fn the_critical_path_of_a_real_run() {
     assert!(nodes.iter().all(|n| n["duration"] == "median"), "{doc}");
     assert_eq!(doc["critical_path"].as_array().map(Vec::len), Some(3));
 }
+
+/// The duration the coordinator assumes for a task never measured.
+const DEFAULT_MS: u64 = mycelium::coordinator::DEFAULT_DURATION_MS;
+
+/// Two coordinators: the leader builds the graphs and ranks the run; it is
+/// SIGKILLed mid-run; the standby takes the lead, rebuilds the graphs from
+/// the store (the whole run, done jobs included), and the run completes.
+#[test]
+fn a_standby_rebuilds_the_graphs_when_the_leader_is_sigkilled() {
+    let (url, _dir) = fresh_sqlite();
+    let store = Store::open(&url).expect("open");
+    let mut leader = Proc::coordinator(&url);
+    leader.wait_for("graphs built: 0 run(s)", Duration::from_secs(30));
+    let mut standby = Proc::coordinator(&url);
+    standby.wait_for("standing by", Duration::from_secs(30));
+    // A chain of 20 ms sleeps, long enough to be going when the leader dies.
+    const N: u64 = 150;
+    let jobs: Vec<JobSpec> = (0..N)
+        .map(|k| {
+            let arg = if k == 0 { json!(20) } else { json!({ "$output": (k - 1).to_string() }) };
+            JobSpec::new("sender", "slow", json!([arg]))
+        })
+        .collect();
+    let sub = store.submit(&Submission { run: RunSpec::named("chain"), jobs }).expect("submit");
+    let line = leader.wait_for(&format!("ranked run {}", sub.run), Duration::from_secs(30));
+    assert!(line.contains(&format!("critical path {} ms over {N} job(s)", N * DEFAULT_MS)), "{line}");
+    let _elf = Proc::elf("sender", &url, &[]);
+    until(Duration::from_secs(60), "the chain to be under way", || {
+        store.run(sub.run).expect("run").expect("exists").open < N - 20
+    });
+    leader.kill9();
+    let open = store.run(sub.run).expect("run").expect("exists").open;
+    assert!(open > 0, "the run ended before the leader was killed");
+    let built = standby.wait_for("graphs built", Duration::from_secs(30));
+    assert!(built.contains(&format!("1 run(s), {N} job(s)")), "{built}");
+    standby.wait_for(&format!("ranked run {}", sub.run), Duration::from_secs(30));
+    until(Duration::from_secs(120), "the run to finish", || {
+        store.run(sub.run).expect("run").expect("exists").state.is_final()
+    });
+    assert_eq!(store.run(sub.run).expect("run").expect("exists").state, RunState::Succeeded);
+    let last = *sub.jobs.last().expect("jobs");
+    assert_eq!(store.result(last).expect("result"), Some(json!(20)));
+}
