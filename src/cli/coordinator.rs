@@ -29,7 +29,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 30_000)]
     pub(crate) audit_ms: u64,
     /// The most jobs the leader holds in its in-memory graphs, in all runs
-    /// (about 70 bytes each); a run that would go over is scheduled without
+    /// (about 75 bytes each); a run that would go over is scheduled without
     /// the coordinator's rank updates.
     #[arg(long, default_value_t = crate::coordinator::DEFAULT_GRAPH_MAX_JOBS)]
     pub(crate) graph_max_jobs: u64,

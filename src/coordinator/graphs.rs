@@ -12,7 +12,7 @@
 //!   over the bound is not held; it is scheduled by the cheaper policy the
 //!   store applies alone: its submit-time ranks and the fair share between
 //!   runs stay, only the coordinator's rank updates (and the audit from the
-//!   graph) are skipped for it. A job costs about 70 bytes in the graphs
+//!   graph) are skipped for it. A job costs about 75 bytes in the graphs (with one edge)
 //!   (see [`Graphs::heap_bytes`]; a 1,000,000-job run with as many edges is
 //!   measured by a test).
 //!
@@ -354,10 +354,12 @@ impl Graphs {
         for _ in 0..PAGES_PER_ROUND {
             let page = store.events(&EventQuery { after: self.cursor, limit: PAGE, ..EventQuery::default() })?;
             let Some(last) = page.last() else { break };
-            let full = page.len() == PAGE as usize;
-            self.cursor = last.seq;
-            out.events += page.len();
+            let (full, seq) = (page.len() == PAGE as usize, last.seq);
+            // The cursor moves once the page is applied: a page that fails
+            // half-way is applied again (a state applied twice is the same).
             self.apply(store, &page, &mut out)?;
+            self.cursor = seq;
+            out.events += page.len();
             if !full {
                 break;
             }
