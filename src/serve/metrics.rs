@@ -332,3 +332,33 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> 
     drop(inner);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{JobId, RunId};
+
+    /// `job_repaired` events are counted by problem; they are not job state
+    /// changes for the claim latency.
+    #[test]
+    fn repairs_are_counted_by_problem() {
+        let m = Metrics::default();
+        let event = |problem: &str| Event {
+            seq: 1,
+            at: 0,
+            kind: EventKind::JobRepaired,
+            run: Some(RunId(1)),
+            job: Some(JobId(2)),
+            state: Some(JobState::Ready),
+            data: json!({ "problem": problem, "unmet_was": 1, "unmet": 0 }),
+        };
+        m.event(&event("stuck"));
+        m.event(&event("stuck"));
+        m.event(&event("miscounted"));
+        let inner = m.inner();
+        assert_eq!((inner.repaired.get("stuck"), inner.repaired.get("miscounted")), (Some(&2), Some(&1)));
+        assert!(inner.ready_at.is_empty());
+    }
+}
