@@ -42,6 +42,14 @@ const PAGE: u32 = 10_000;
 /// Pages read per round at most (the rest at the next round).
 const PAGES_PER_ROUND: usize = 20;
 
+/// A run is ranked again at the earliest this many times as long after its
+/// last ranking as that ranking took: ranking takes at most about 1/20 of
+/// the coordinator's time.
+const RANK_SPACING: u32 = 20;
+
+/// Rankings quicker than this are not spaced out (small runs).
+const SPACED_FROM: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Rows read per query while building a run.
 const CHUNK: usize = 10_000;
 
@@ -68,6 +76,10 @@ pub(crate) struct RunGraph {
     outside: HashSet<NodeIndex<u32>>,
     /// Whether its ranks must be computed again.
     dirty: bool,
+    /// Not ranked again before this: ranking a large run costs time, so a
+    /// run is ranked at most once per [`RANK_SPACING`] times its last
+    /// ranking took (a run that grows by chunks is not ranked per chunk).
+    next_rank: Option<std::time::Instant>,
     /// The last ranks computed: the critical path's length and jobs.
     pub(crate) critical_ms: u64,
     /// The critical path.
@@ -85,6 +97,7 @@ impl RunGraph {
             took: Vec::new(),
             outside: HashSet::new(),
             dirty: true,
+            next_rank: None,
             critical_ms: 0,
             critical_path: Vec::new(),
         }
@@ -466,11 +479,15 @@ impl Graphs {
     pub(crate) fn rank(&mut self) -> Vec<(RunId, Vec<(JobId, u64)>)> {
         let medians = &self.medians;
         let mut out = Vec::new();
+        let now = std::time::Instant::now();
         for (run, g) in &mut self.runs {
-            if !g.dirty {
+            if !g.dirty || g.next_rank.is_some_and(|t| now < t) {
                 continue;
             }
+            let started = std::time::Instant::now();
             let ranked = g.rank(|t| medians.get(&t).copied().unwrap_or(DEFAULT_DURATION_MS));
+            let took = started.elapsed();
+            g.next_rank = (took >= SPACED_FROM).then(|| std::time::Instant::now() + took * RANK_SPACING);
             self.ranked_with.insert(*run, medians.clone());
             out.push((*run, ranked));
         }

@@ -2,9 +2,8 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::audit_run;
 use super::graphs::{DEFAULT_GRAPH_MAX_JOBS, Graphs, publish_ranks};
@@ -130,19 +129,19 @@ pub(crate) struct Coordinator<'a> {
 
 /// What a coordinator did since it started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Pending jobs whose producers had all succeeded, made ready.
-    pub repaired_stuck: u64,
+    pub(crate) repaired_stuck: u64,
     /// Pending jobs whose unmet count was wrong, recounted.
-    pub repaired_miscounted: u64,
+    pub(crate) repaired_miscounted: u64,
     /// Times the graphs were built from the store (once per lead taken).
-    pub graph_builds: u64,
+    pub(crate) graph_builds: u64,
     /// Events read from the log into the graphs.
-    pub events_followed: u64,
+    pub(crate) events_followed: u64,
     /// Runs ranked (again).
-    pub runs_ranked: u64,
+    pub(crate) runs_ranked: u64,
     /// Ranks handed to the store.
-    pub ranks_published: u64,
+    pub(crate) ranks_published: u64,
 }
 
 impl<'a> Coordinator<'a> {
@@ -213,7 +212,13 @@ impl<'a> Coordinator<'a> {
             self.store.call(|s| s.checkpoint()).await?;
             self.last_checkpoint = Instant::now();
         }
-        self.schedule().await?;
+        // The graphs only improve the order of work: failing to keep them
+        // ends nothing (they are built again at the next round).
+        if let Err(e) = self.schedule().await {
+            tracing::warn!("could not keep the runs' graphs: {e}");
+            println!("graphs dropped (built again at the next round): {e}");
+            self.graphs = None;
+        }
         if self.last_audit.is_none_or(|t| t.elapsed() >= self.options.audit_every) {
             self.audit().await?;
             self.last_audit = Some(Instant::now());
