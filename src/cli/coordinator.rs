@@ -24,6 +24,15 @@ pub(crate) struct Args {
     /// forever when left out.
     #[arg(long, value_name = "AGE")]
     pub(crate) retain: Option<String>,
+    /// How often to audit (and repair) the graphs of unfinished runs, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub(crate) audit_ms: u64,
+    /// The most jobs the leader holds in its in-memory graphs, in all runs
+    /// (about 75 bytes each); a run that would go over is scheduled without
+    /// the coordinator's rank updates.
+    #[arg(long, default_value_t = crate::coordinator::DEFAULT_GRAPH_MAX_JOBS)]
+    pub(crate) graph_max_jobs: u64,
 }
 
 /// Runs the coordinator until SIGINT or SIGTERM.
@@ -40,6 +49,8 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
     let options = Options {
         retain,
         tick: Duration::from_millis(args.tick_ms.max(10)),
+        audit_every: Duration::from_millis(args.audit_ms.max(10)),
+        graph_max_jobs: args.graph_max_jobs,
         doorbell_tcp: args.doorbell_tcp,
         doorbell_token: args.doorbell_token,
         ..Options::default()

@@ -2,12 +2,14 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::audit_run;
+use super::graphs::{DEFAULT_GRAPH_MAX_JOBS, Graphs, publish_ranks};
 use crate::doorbell::{Endpoint, Server, ServerOptions};
 use crate::host;
-use crate::model::{Origin, RunState};
+use crate::model::{JobState, Origin, RunState};
 use crate::storage::{self, Reaped, RunQuery, Store};
 
 /// How the coordinator runs.
@@ -30,6 +32,10 @@ pub struct Options {
     pub retain: Option<Duration>,
     /// How often to look for runs past their retention.
     pub retain_every: Duration,
+    /// The most jobs the leader holds in its in-memory graphs, in all runs;
+    /// a run that would go over is scheduled without the coordinator's rank
+    /// updates (see [`crate::coordinator`]).
+    pub graph_max_jobs: u64,
 }
 
 impl Default for Options {
@@ -42,12 +48,19 @@ impl Default for Options {
             doorbell_token: String::new(),
             retain: None,
             retain_every: Duration::from_secs(600),
+            graph_max_jobs: DEFAULT_GRAPH_MAX_JOBS,
         }
     }
 }
 
 /// Runs with more jobs than this are not audited (memory stays bounded).
 const AUDIT_MAX_JOBS: u64 = 100_000;
+
+/// How often the leader reads the tasks' measured durations.
+const DURATIONS_EVERY: Duration = Duration::from_secs(5);
+
+/// How often at most the leader ranks runs again.
+const RANK_EVERY: Duration = Duration::from_secs(2);
 
 /// How often the coordinator looks for ready work that no elf serves.
 const UNSERVED_EVERY: Duration = Duration::from_secs(5);
@@ -106,6 +119,29 @@ pub(crate) struct Coordinator<'a> {
     unserved: std::collections::BTreeSet<(String, String)>,
     /// When the next schedule tick is due, as last seen.
     next_due: Option<crate::model::Millis>,
+    /// What this coordinator did, counted since it started.
+    stats: Stats,
+    /// The graphs of the unfinished runs, while it leads.
+    graphs: Option<Arc<Mutex<Graphs>>>,
+    last_durations: Option<Instant>,
+    last_rank: Option<Instant>,
+}
+
+/// What a coordinator did since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Pending jobs whose producers had all succeeded, made ready.
+    pub(crate) repaired_stuck: u64,
+    /// Pending jobs whose unmet count was wrong, recounted.
+    pub(crate) repaired_miscounted: u64,
+    /// Times the graphs were built from the store (once per lead taken).
+    pub(crate) graph_builds: u64,
+    /// Events read from the log into the graphs.
+    pub(crate) events_followed: u64,
+    /// Runs ranked (again).
+    pub(crate) runs_ranked: u64,
+    /// Ranks handed to the store.
+    pub(crate) ranks_published: u64,
 }
 
 impl<'a> Coordinator<'a> {
@@ -128,6 +164,10 @@ impl<'a> Coordinator<'a> {
             last_retention: None,
             unserved: Default::default(),
             next_due: None,
+            stats: Stats::default(),
+            graphs: None,
+            last_durations: None,
+            last_rank: None,
         }
     }
 
@@ -145,6 +185,8 @@ impl<'a> Coordinator<'a> {
             self.leading = Some(lead);
         }
         if !lead {
+            // A standby holds no graph: it rebuilds them when it leads.
+            self.graphs = None;
             return Ok(());
         }
         if self.bell.is_none() {
@@ -169,6 +211,13 @@ impl<'a> Coordinator<'a> {
         if self.last_checkpoint.elapsed() >= self.options.checkpoint_every {
             self.store.call(|s| s.checkpoint()).await?;
             self.last_checkpoint = Instant::now();
+        }
+        // The graphs only improve the order of work: failing to keep them
+        // ends nothing (they are built again at the next round).
+        if let Err(e) = self.schedule().await {
+            tracing::warn!("could not keep the runs' graphs: {e}");
+            println!("graphs dropped (built again at the next round): {e}");
+            self.graphs = None;
         }
         if self.last_audit.is_none_or(|t| t.elapsed() >= self.options.audit_every) {
             self.audit().await?;
@@ -196,6 +245,75 @@ impl<'a> Coordinator<'a> {
         if self.last_unserved.is_none_or(|t| t.elapsed() >= UNSERVED_EVERY) {
             self.report_unserved().await?;
             self.last_unserved = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Keeps the graphs current: builds them when it just took the lead,
+    /// then follows the log; reads the tasks' durations now and then; ranks
+    /// again the runs that need it and hands their ranks to the store.
+    async fn schedule(&mut self) -> Result<(), storage::Error> {
+        let graphs = match &self.graphs {
+            Some(g) => g.clone(),
+            None => {
+                let max = self.options.graph_max_jobs;
+                let started = Instant::now();
+                let g = self.store.call(move |s| Graphs::build(s, max)).await?;
+                println!(
+                    "graphs built: {} run(s), {} job(s), about {} MB, in {} ms; {} run(s) over the bound of {max} jobs",
+                    g.runs.len(),
+                    g.jobs(),
+                    g.heap_bytes().div_ceil(1_000_000),
+                    started.elapsed().as_millis(),
+                    g.over.len()
+                );
+                self.stats.graph_builds += 1;
+                let g = Arc::new(Mutex::new(g));
+                self.graphs = Some(g.clone());
+                // Durations and ranks at once for what was just built.
+                self.last_durations = None;
+                self.last_rank = None;
+                g
+            }
+        };
+        let g = graphs.clone();
+        let followed = self.store.call(move |s| lock(&g).follow(s)).await?;
+        self.stats.events_followed += followed.events as u64;
+        for run in &followed.entered {
+            tracing::debug!(%run, "run entered the graphs");
+        }
+        if self.last_durations.is_none_or(|t| t.elapsed() >= DURATIONS_EVERY) {
+            let g = graphs.clone();
+            self.store.call(move |s| lock(&g).refresh_durations(s)).await?;
+            self.last_durations = Some(Instant::now());
+        }
+        if self.last_rank.is_none_or(|t| t.elapsed() >= RANK_EVERY) {
+            self.last_rank = Some(Instant::now());
+            let g = graphs.clone();
+            let published = self
+                .store
+                .call(move |s| {
+                    let ranked = lock(&g).rank();
+                    let mut out = Vec::with_capacity(ranked.len());
+                    for (run, ranks) in ranked {
+                        out.push((run, publish_ranks(s, run, &ranks)?));
+                    }
+                    Ok(out)
+                })
+                .await?;
+            let g = lock(&graphs);
+            for (run, n) in published {
+                self.stats.runs_ranked += 1;
+                self.stats.ranks_published += n as u64;
+                if let Some(rg) = g.runs.get(&run) {
+                    tracing::info!(%run, ranked = n, critical_ms = rg.critical_ms, "ranked a run");
+                    println!(
+                        "ranked run {run}: {n} unclaimed job(s); critical path {} ms over {} job(s)",
+                        rg.critical_ms,
+                        rg.critical_path.len()
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -272,26 +390,85 @@ impl<'a> Coordinator<'a> {
         }
     }
 
-    /// Audits every unfinished run's graph and reports what is wrong.
-    async fn audit(&self) -> Result<(), storage::Error> {
-        self.store
-            .call(|s| {
+    /// Audits every unfinished run's graph, repairs the jobs it finds stuck
+    /// or miscounted (one transaction per run, re-checked inside it), and
+    /// reports what it did and what stays wrong. A run held in the graphs is
+    /// audited from them (and, up to [`AUDIT_MAX_JOBS`] jobs, against the
+    /// stored counts of its open jobs); another is read from the store when
+    /// it is small enough.
+    async fn audit(&mut self) -> Result<(), storage::Error> {
+        let graphs = self.graphs.clone();
+        let repaired = self
+            .store
+            .call(move |s| {
                 let runs = s.runs(&RunQuery { state: Some(RunState::Running), limit: Some(1000) })?;
+                let mut out = Vec::new();
                 for r in runs {
-                    // The audit holds a run's graph in memory; the largest runs are
-                    // left to the store's own transactional bookkeeping.
-                    if r.total > AUDIT_MAX_JOBS {
+                    let held = match &graphs {
+                        Some(g) => lock(g)
+                            .runs
+                            .get(&r.id)
+                            .map(|rg| (rg.stuck(), (r.total <= AUDIT_MAX_JOBS).then(|| rg.clone_counts()))),
+                        None => None,
+                    };
+                    let mut ids = match held {
+                        Some((stuck, counts)) => {
+                            let mut ids = stuck;
+                            if let Some(counts) = counts {
+                                for row in s.read(|rd| rd.open_jobs(r.id))? {
+                                    if row.state == JobState::Pending
+                                        && counts.get(&row.id).is_some_and(|&u| u != row.unmet)
+                                    {
+                                        ids.push(row.id);
+                                    }
+                                }
+                            }
+                            ids
+                        }
+                        // The audit holds a run's graph in memory; the largest runs are
+                        // left to the store's own transactional bookkeeping.
+                        None if r.total <= AUDIT_MAX_JOBS => {
+                            let audit = audit_run(s, r.id)?;
+                            if audit.cyclic {
+                                tracing::error!(run = %r.id, ?audit, "run graph has a cycle");
+                                println!("run {} graph is inconsistent: {audit:?}", r.id);
+                            }
+                            audit.stuck.iter().chain(&audit.miscounted).copied().collect()
+                        }
+                        None => continue,
+                    };
+                    if ids.is_empty() {
                         continue;
                     }
-                    let audit = audit_run(s, r.id)?;
-                    if !audit.is_clean() {
-                        tracing::error!(run = %r.id, ?audit, "inconsistent run graph");
-                        println!("run {} graph is inconsistent: {audit:?}", r.id);
-                    }
+                    ids.sort_unstable();
+                    ids.dedup();
+                    out.push((r.id, s.repair(&ids)?));
                 }
-                Ok(())
+                Ok(out)
             })
-            .await
+            .await?;
+        for (run, r) in repaired {
+            if r.is_empty() {
+                continue;
+            }
+            if let Some(bell) = &self.bell {
+                for (elf, n) in &r.readied {
+                    bell.ring(elf, *n);
+                }
+            }
+            self.stats.repaired_stuck += r.stuck.len() as u64;
+            self.stats.repaired_miscounted += r.miscounted.len() as u64;
+            tracing::warn!(%run, stuck = r.stuck.len(), miscounted = r.miscounted.len(), "repaired jobs");
+            println!(
+                "repaired run {run}: {} stuck job(s) made ready, {} miscounted job(s) recounted \
+                 (total since start: {} stuck, {} miscounted)",
+                r.stuck.len(),
+                r.miscounted.len(),
+                self.stats.repaired_stuck,
+                self.stats.repaired_miscounted
+            );
+        }
+        Ok(())
     }
 
     /// Gives up the lead, so that a standby takes over at once.
@@ -303,6 +480,12 @@ impl<'a> Coordinator<'a> {
             }
         }
     }
+}
+
+/// The graphs, locked (a panic while they were locked leaves them usable:
+/// they are rebuilt from the store at the next lead anyway).
+fn lock(g: &Mutex<Graphs>) -> std::sync::MutexGuard<'_, Graphs> {
+    g.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -326,5 +509,48 @@ mod tests {
         assert!(started.elapsed() > Duration::from_secs(600), "the outage lasted {:?}", started.elapsed());
         // It holds the lease: another holder cannot take the lead.
         assert_eq!(store.lead(ROLE, "another coordinator", 1_000).ok(), Some(false));
+    }
+
+    /// In process, on memory: a consumer's count corrupted on purpose stays
+    /// pending after its producers succeed; the coordinator's first round
+    /// repairs it, counts it, and the run finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_audit_repairs_a_corrupted_count_and_the_run_finishes() {
+        use crate::model::{Completion, InstanceId, JobSpec, JobState, RunSpec, Submission};
+        use crate::storage::ClaimRequest;
+        use serde_json::json;
+
+        let store = Store::memory();
+        let jobs = vec![
+            JobSpec::new("e", "t", json!([1])),
+            JobSpec::new("e", "t", json!([2])),
+            JobSpec::new("e", "t", json!([{ "$output": "0" }, { "$output": "1" }])),
+        ];
+        let sub = store.submit(&Submission { run: RunSpec::named("r"), jobs }).expect("submit");
+        let last = sub.jobs[2];
+        let mut row = store.job_row(last).expect("read").expect("row");
+        row.unmet = 9;
+        store.corrupt_rows(&[row]).expect("corrupt");
+        let me = InstanceId::random();
+        let tasks = vec!["t".to_owned()];
+        let request = ClaimRequest { instance: &me, elf: "e", tasks: &tasks, max: 10, ttl_ms: 60_000 };
+        let work = |expect: usize| {
+            let claimed = store.claim(&request).expect("claim");
+            assert_eq!(claimed.len(), expect);
+            let done: Vec<_> =
+                claimed.iter().map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1) }).collect();
+            store.complete(&done).expect("complete");
+        };
+        work(2);
+        let job = store.job(last).expect("job").expect("exists");
+        assert_eq!((job.state, job.unmet), (JobState::Pending, 7));
+        let options = Options::default();
+        let mut c = Coordinator::new(store.clone(), &options);
+        c.tick().await.expect("tick");
+        assert_eq!((c.stats.repaired_stuck, c.stats.repaired_miscounted), (1, 0));
+        assert_eq!((c.stats.graph_builds, c.stats.runs_ranked), (1, 1));
+        work(1);
+        let run = store.run(sub.run).expect("run").expect("exists");
+        assert_eq!(run.state, RunState::Succeeded);
     }
 }

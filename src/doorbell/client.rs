@@ -132,9 +132,11 @@ impl Bell {
         !self.out.is_closed()
     }
 
-    /// Tells the coordinator this elf has free slots and found no work.
-    pub(crate) fn idle(&self) {
-        let _ = self.out.send(("idle\n".to_owned(), None));
+    /// Tells the coordinator this elf has `free` slots and found no work
+    /// (`slots <free>` first: a coordinator that does not know it ignores
+    /// it and wakes the elf per job, as before).
+    pub(crate) fn idle(&self, free: u32) {
+        let _ = self.out.send((format!("slots {free}\nidle\n"), None));
     }
 
     /// Rings for jobs a commit made ready.

@@ -22,8 +22,9 @@ pub(crate) struct ServerOptions {
     pub token: String,
 }
 
-/// Idle elves waiting for a wake, per elf name (FIFO).
-type Idle = Arc<Mutex<HashMap<String, VecDeque<(u64, mpsc::UnboundedSender<&'static str>)>>>>;
+/// Idle elves waiting for a wake, per elf name (FIFO): each connection's id,
+/// its free slots, its line.
+type Idle = Arc<Mutex<HashMap<String, VecDeque<(u64, u32, mpsc::UnboundedSender<&'static str>)>>>>;
 
 /// The running doorbell.
 #[derive(Debug)]
@@ -73,20 +74,23 @@ impl Server {
         Ok(Server { idle })
     }
 
-    /// Wakes up to `n` idle instances of `elf`.
+    /// Wakes as many idle instances of `elf` as `n` new jobs need.
     pub(crate) fn ring(&self, elf: &str, n: u32) {
         wake(&self.idle, elf, n);
     }
 }
 
+/// Wakes idle instances of `elf`, longest idle first, until their free
+/// slots cover `n` jobs (an instance that never said how many slots it has
+/// counts for one job).
 fn wake(idle: &Idle, elf: &str, n: u32) {
     let Ok(mut idle) = idle.lock() else { return };
     let Some(queue) = idle.get_mut(elf) else { return };
-    let mut woken = 0;
-    while woken < n {
-        let Some((_, tx)) = queue.pop_front() else { break };
+    let mut left = n;
+    while left > 0 {
+        let Some((_, free, tx)) = queue.pop_front() else { break };
         if tx.send("wake\n").is_ok() {
-            woken += 1;
+            left = left.saturating_sub(free.max(1));
         }
     }
 }
@@ -112,6 +116,8 @@ async fn serve(
     });
     let accepts = |t: &str| token.is_empty() || t == token;
     let mut me: Option<(String, InstanceId)> = None;
+    // Free slots, as the elf last said (`slots <n>`); 1 until it does.
+    let mut free: u32 = 1;
     let mut said_bye = false;
     let mut lines = BufReader::new(reader).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -120,13 +126,14 @@ async fn serve(
             ["hello", t, elf, instance] if accepts(t) => {
                 me = Some(((*elf).to_owned(), InstanceId((*instance).to_owned())))
             }
+            ["slots", n] => free = n.parse().unwrap_or(1),
             ["idle"] => {
                 if let Some((elf, _)) = &me
                     && let Ok(mut idle) = idle.lock()
                 {
                     let queue = idle.entry(elf.clone()).or_default();
-                    queue.retain(|(other, _)| *other != id);
-                    queue.push_back((id, tx.clone()));
+                    queue.retain(|(other, _, _)| *other != id);
+                    queue.push_back((id, free, tx.clone()));
                 }
             }
             ["bye"] => said_bye = true,
@@ -145,7 +152,7 @@ async fn serve(
         if let Ok(mut idle) = idle.lock()
             && let Some(q) = idle.get_mut(&elf)
         {
-            q.retain(|(other, _)| *other != id);
+            q.retain(|(other, _, _)| *other != id);
         }
         if !said_bye && let Some(pid) = peer {
             // The line closed without a goodbye. Only a process that is gone
@@ -173,5 +180,35 @@ async fn serve(
                 Err(e) => tracing::warn!("doorbell: could not give back a dead elf's jobs: {e}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten new jobs wake two idle elves of eight free slots each, not ten
+    /// elves; an elf that never said its slots counts for one job.
+    #[test]
+    fn a_ring_wakes_as_many_elves_as_the_jobs_need() {
+        let idle: Idle = Arc::default();
+        let mut rxs = Vec::new();
+        {
+            let mut q = idle.lock().expect("lock");
+            let queue = q.entry("e".to_owned()).or_default();
+            for (id, free) in [(1, 8), (2, 8), (3, 8), (4, 1)] {
+                let (tx, rx) = mpsc::unbounded_channel();
+                queue.push_back((id, free, tx));
+                rxs.push(rx);
+            }
+        }
+        wake(&idle, "e", 10);
+        let woken: Vec<bool> = rxs.iter_mut().map(|rx| rx.try_recv().is_ok()).collect();
+        assert_eq!(woken, vec![true, true, false, false]);
+        wake(&idle, "e", 9);
+        let woken: Vec<bool> = rxs.iter_mut().map(|rx| rx.try_recv().is_ok()).collect();
+        assert_eq!(woken, vec![false, false, true, true]);
+        wake(&idle, "other", 5);
+        assert_eq!(idle.lock().expect("lock").get("e").map(VecDeque::len), Some(0));
     }
 }

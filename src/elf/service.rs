@@ -378,8 +378,12 @@ impl<'a> Runtime<'a> {
             // transaction carries the whole batch), never longer than
             // FLUSH_AFTER.
             let writes = self.completions.len() + usize::from(self.flows.has_reports());
+            // It asks for more before it runs dry: once half its slots are
+            // free, the results so far go with a claim for them while the
+            // other half still runs.
             let flush_due = writes > 0
                 && (self.in_flight() == 0
+                    || free.saturating_mul(2) >= self.options.slots
                     || self.completions.len() >= FLUSH_BATCH
                     || self.flush_since.is_some_and(|t| t.elapsed() >= FLUSH_AFTER));
             let may_have_work = free > 0 && writes == 0 && self.worth_claiming();
@@ -398,7 +402,7 @@ impl<'a> Runtime<'a> {
             if self.flush_since.is_none()
                 && let Some(b) = &ringer
             {
-                b.idle();
+                b.idle(self.options.slots.saturating_sub(self.in_flight()));
             }
             tokio::select! {
                 _ = async { if let Some(b) = &ringer { b.woken().await } else { std::future::pending::<()>().await } } => {

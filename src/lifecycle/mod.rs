@@ -13,6 +13,7 @@ mod claim;
 mod clock;
 mod complete;
 mod diagnose;
+mod durations;
 mod elves;
 mod fail;
 mod flow;
@@ -26,6 +27,8 @@ pub(crate) mod outage;
 mod outcomes;
 mod plan;
 mod queues;
+pub(crate) mod rank;
+mod repair;
 mod retention;
 mod schedules;
 mod signals;
@@ -37,11 +40,13 @@ mod work;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use diagnose::Unserved;
+pub use durations::DURATION_SAMPLE;
 pub use flow::{
     ChildOutcome, FlowClaim, FlowCommitted, FlowEnd, FlowReport, FlowTurn, InboxLine, NewStep, Resume, Wait,
 };
 pub use flow_signal::Sent;
 pub use outcomes::{ClaimRequest, Completed, Departure, Failed, Readied, Reaped, Released, Retried, Turn};
 pub use queues::Messages;
+pub use repair::Repaired;
 pub use retention::{Collected, Retention};
 pub use store::Store;

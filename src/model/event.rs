@@ -49,6 +49,12 @@ pub enum EventKind {
     ServerFailed,
     /// A signal was sent to a flow (its name and id are in the data).
     SignalSent,
+    /// The coordinator repaired a job whose recorded count of unmet
+    /// producers disagreed with the graph (`problem` is `stuck` when every
+    /// producer had succeeded and it still waited, else `miscounted`;
+    /// `unmet_was` and `unmet` are the counts before and after). A job made
+    /// ready by it also gets its `job_state` event.
+    JobRepaired,
 }
 
 super::names::named!(EventKind, "event kind");

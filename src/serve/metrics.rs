@@ -14,6 +14,9 @@
 //! * `mycelium_schedules{state}` (idle, running, paused), and per schedule
 //!   `mycelium_schedule_next_fire_timestamp_seconds{schedule}`,
 //!   `mycelium_schedule_fired{schedule}` and `mycelium_schedule_skipped{schedule}`;
+//! * `mycelium_jobs_repaired_total{problem}` (stuck, miscounted): jobs the
+//!   coordinator's audit repaired, from the `job_repaired` events the server
+//!   read since it started;
 //! * `mycelium_store_call_seconds{call}`: the server's own store calls;
 //! * `mycelium_http_requests_total{status}` and their latency.
 
@@ -92,6 +95,8 @@ struct Inner {
     request_latency: Histogram,
     claim_latency: Histogram,
     ready_at: HashMap<i64, i64>,
+    /// Jobs repaired by the coordinator, by problem.
+    repaired: BTreeMap<String, u64>,
     scan: Option<(Instant, Scan)>,
 }
 
@@ -118,6 +123,11 @@ impl Metrics {
 
     /// An event was read from the log.
     pub(crate) fn event(&self, e: &Event) {
+        if e.kind == EventKind::JobRepaired {
+            let problem = e.data.get("problem").and_then(serde_json::Value::as_str).unwrap_or("unknown");
+            *self.inner().repaired.entry(problem.to_owned()).or_default() += 1;
+            return;
+        }
         if e.kind != EventKind::JobState {
             return;
         }
@@ -297,6 +307,14 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> 
     );
     inner.claim_latency.write(&mut out, "mycelium_claim_latency_seconds", "");
     out.push_str(
+        "# HELP mycelium_jobs_repaired_total Jobs the coordinator repaired (stuck: made ready; miscounted: \
+         recounted), seen in the event log since the server started.\n# TYPE mycelium_jobs_repaired_total counter\n",
+    );
+    for problem in ["stuck", "miscounted"] {
+        let n = inner.repaired.get(problem).copied().unwrap_or(0);
+        let _ = writeln!(out, "mycelium_jobs_repaired_total{{problem=\"{problem}\"}} {n}");
+    }
+    out.push_str(
         "# HELP mycelium_store_call_seconds The server's own store calls, by call.\n\
          # TYPE mycelium_store_call_seconds histogram\n",
     );
@@ -313,4 +331,34 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> 
     inner.request_latency.write(&mut out, "mycelium_http_request_seconds", "");
     drop(inner);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{JobId, RunId};
+
+    /// `job_repaired` events are counted by problem; they are not job state
+    /// changes for the claim latency.
+    #[test]
+    fn repairs_are_counted_by_problem() {
+        let m = Metrics::default();
+        let event = |problem: &str| Event {
+            seq: 1,
+            at: 0,
+            kind: EventKind::JobRepaired,
+            run: Some(RunId(1)),
+            job: Some(JobId(2)),
+            state: Some(JobState::Ready),
+            data: json!({ "problem": problem, "unmet_was": 1, "unmet": 0 }),
+        };
+        m.event(&event("stuck"));
+        m.event(&event("stuck"));
+        m.event(&event("miscounted"));
+        let inner = m.inner();
+        assert_eq!((inner.repaired.get("stuck"), inner.repaired.get("miscounted")), (Some(&2), Some(&1)));
+        assert!(inner.ready_at.is_empty());
+    }
 }

@@ -71,6 +71,7 @@ macro_rules! conformance_suite {
             c08_cancel_reaches_the_holder,
             c08_manual_retry_reopens_the_run,
             c09_results_are_fenced_and_idempotent,
+            c18_task_durations_are_measured_from_successes,
             c10_every_transition_has_one_event,
             c12_commits_wake_waiters,
             c14_payload_limits,
@@ -115,6 +116,7 @@ macro_rules! conformance_suite {
             c08_cancel_reaches_the_holder,
             c08_manual_retry_reopens_the_run,
             c09_results_are_fenced_and_idempotent,
+            c18_task_durations_are_measured_from_successes,
             c10_every_transition_has_one_event,
             c12_commits_wake_waiters,
             c14_payload_limits,
@@ -641,6 +643,39 @@ pub fn c09_results_are_fenced_and_idempotent(url: &str) {
     let older = Lease { job: id, epoch: c.lease.epoch - 1 };
     assert_eq!(s.complete(&[done(older, json!(0))]).expect("complete").outcomes, vec![Outcome::LeaseLost]);
     assert_eq!(s.results(&[id, JobId(424_242)]).expect("results"), vec![(id, json!({"v": 1}))]);
+}
+
+/// C18: a task's measured duration is the median of its most recent
+/// successful attempts (start of the winning attempt to its end); failed
+/// attempts and other tasks do not count.
+pub fn c18_task_durations_are_measured_from_successes(url: &str) {
+    let (s, clock) = clocked(url);
+    assert_eq!(s.task_duration("e", "t").expect("durations"), None);
+    let ids = submit(&s, (0..4).map(|i| job("e", json!([i]))).collect());
+    let other = submit(&s, vec![JobSpec::new("e", "u", json!([9]))]);
+    let me = InstanceId::random();
+    // Attempts of 10, 40 and 20 ms succeed; one of 500 ms fails for good.
+    for (i, ms) in [10, 40, 20].into_iter().enumerate() {
+        let c = claim(&s, &me, "e", 1, 60_000).remove(0);
+        assert_eq!(c.lease.job, ids[i]);
+        clock.advance(ms);
+        assert_eq!(s.complete(&[done(c.lease, json!(i))]).expect("complete").outcomes, vec![Outcome::Ok]);
+    }
+    let c = claim(&s, &me, "e", 1, 60_000).remove(0);
+    clock.advance(500);
+    let mut report = FailureReport::new(FailureKind::Error, "no");
+    report.retryable = false;
+    s.fail(&c.lease, &report).expect("fail");
+    let names = vec!["u".to_owned()];
+    let u = s.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &names, max: 1, ttl_ms: 60_000 }).expect("claim");
+    assert_eq!(u.first().map(|c| c.lease.job), other.first().copied());
+    clock.advance(7);
+    s.complete(&[done(u[0].lease, json!(0))]).expect("complete");
+    assert_eq!(s.task_duration("e", "t").expect("durations"), Some(20));
+    let both = s.task_durations(&[("e".into(), "t".into()), ("e".into(), "u".into()), ("x".into(), "t".into())]);
+    let both = both.expect("durations");
+    assert_eq!(both.len(), 2);
+    assert_eq!(both.get(&("e".to_owned(), "u".to_owned())), Some(&7));
 }
 
 /// C10: every state transition appends exactly one event, in order.

@@ -26,9 +26,9 @@ mod token;
 pub mod conformance;
 
 pub use crate::lifecycle::{
-    ChildOutcome, ClaimRequest, Clock, Collected, Completed, Departure, Failed, FlowClaim, FlowCommitted, FlowEnd,
-    FlowReport, FlowTurn, InboxLine, ManualClock, Messages, NewStep, Readied, Reaped, Released, Resume, Retention,
-    Retried, Sent, Store, SystemClock, Turn, Unserved, Wait,
+    ChildOutcome, ClaimRequest, Clock, Collected, Completed, DURATION_SAMPLE, Departure, Failed, FlowClaim,
+    FlowCommitted, FlowEnd, FlowReport, FlowTurn, InboxLine, ManualClock, Messages, NewStep, Readied, Reaped, Released,
+    Repaired, Resume, Retention, Retried, Sent, Store, SystemClock, Turn, Unserved, Wait,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::{Dep, Edge, EventQuery, FailureQuery, JobQuery, Limits, RunQuery};

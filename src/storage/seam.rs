@@ -203,6 +203,12 @@ pub(crate) trait Read: FlowRead + RetentionRead {
     /// How many jobs match `query` (its run, states, elf and task; `after`
     /// and `limit` do not apply), and when the oldest of them was created.
     fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats>;
+
+    /// How long the most recent succeeded jobs of `elf`/`task` ran, in
+    /// milliseconds (`finished_at - started_at` of the attempt that won):
+    /// the `limit` highest job ids among them, newest first. Jobs without
+    /// both times are skipped.
+    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>>;
 }
 
 /// Writes, inside a write transaction (flows' writes are in [`FlowTx`]).

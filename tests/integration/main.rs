@@ -45,3 +45,5 @@ mod devtools;
 mod otel;
 // `mycelium gc`: retention of finished runs on a real store, the file shrinking.
 mod gc;
+// The coordinator's scheduling: self-repair, the critical path, a standby rebuilding the graphs.
+mod coordinator_sched;

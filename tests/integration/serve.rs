@@ -260,6 +260,7 @@ fn every_endpoint_answers_and_errors_name_the_input() {
             "mycelium_elf_instances{elf=\"trials\",state=\"running\"} 1",
             "mycelium_claim_latency_seconds_count",
             "mycelium_store_call_seconds_bucket{call=\"read a run\"",
+            "mycelium_jobs_repaired_total{problem=\"stuck\"} 0",
         ] {
             assert!(text.contains(needle), "metrics lack `{needle}`:\n{text}");
         }

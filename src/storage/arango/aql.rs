@@ -106,6 +106,12 @@ pub(super) const QUERY_RUN_JOBS: &str = "FOR j IN jobs
     AND (@elf == null OR j.elf == @elf) AND (@task == null OR j.task == @task)
   SORT j.run, j.id LIMIT @limit RETURN j";
 
+/// The start and end of the most recent succeeded jobs of an elf's task,
+/// newest first (on `jobs_id`, walking back from the last job).
+pub(super) const DURATIONS: &str = r#"FOR j IN jobs SORT j.id DESC
+  FILTER j.state == "succeeded" AND j.elf == @elf AND j.task == @task AND j.started_at != null AND j.finished_at != null
+  LIMIT @limit RETURN { s: j.started_at, f: j.finished_at }"#;
+
 /// The ids of a run's jobs.
 pub(super) const JOB_IDS: &str = "FOR j IN jobs FILTER j.run == @run SORT j.run, j.id RETURN j.id";
 
@@ -362,6 +368,7 @@ pub(super) const ALL: &[(&str, &str, &[&str])] = &[
     ("QUERY_JOBS", QUERY_JOBS, &["after", "states", "elf", "task", "limit"]),
     ("QUERY_RUN_JOBS", QUERY_RUN_JOBS, &["run", "after", "states", "elf", "task", "limit"]),
     ("JOB_IDS", JOB_IDS, &["run"]),
+    ("DURATIONS", DURATIONS, &["elf", "task", "limit"]),
     ("OPEN_JOBS", OPEN_JOBS, &["run"]),
     ("CLAIMABLE", CLAIMABLE, &["elf", "now", "tasks", "max"]),
     ("EXPIRED", EXPIRED, &["now", "limit"]),

@@ -365,4 +365,15 @@ impl Read for View<'_> {
     fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats> {
         self.count_jobs(query)
     }
+
+    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        let q = Query::new("read a task's durations", aql::DURATIONS)
+            .bind("elf", elf)
+            .bind("task", task)
+            .bind("limit", limit);
+        self.decoded(q, |v| {
+            let d = docs::Doc::new("job times", v)?;
+            Ok(u64::try_from(d.int("f")? - d.int("s")?).unwrap_or(0))
+        })
+    }
 }

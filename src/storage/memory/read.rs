@@ -289,4 +289,16 @@ impl Read for MemTx<'_> {
     fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats> {
         Ok(self.count_jobs(query))
     }
+
+    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        Ok(self
+            .t
+            .jobs
+            .values()
+            .rev()
+            .filter(|j| j.row.state == JobState::Succeeded && j.row.elf == elf && j.row.task == task)
+            .filter_map(|j| Some(u64::try_from(j.row.finished_at? - j.row.started_at?).unwrap_or(0)))
+            .take(limit as usize)
+            .collect())
+    }
 }

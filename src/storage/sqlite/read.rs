@@ -333,4 +333,16 @@ impl Read for Sql<'_> {
     fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats> {
         self.count_jobs(query)
     }
+
+    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        // Newest first on the primary key: recent successes are found
+        // after a short walk back from the last job.
+        self.many(
+            "read a task's durations",
+            "SELECT finished_at - started_at FROM jobs WHERE elf = ?1 AND task = ?2 AND state = 'succeeded' \
+             AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?3",
+            params![elf, task, limit],
+            |r| Ok(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
+        )
+    }
 }
