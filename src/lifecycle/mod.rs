@@ -27,6 +27,7 @@ mod outcomes;
 mod plan;
 mod queues;
 mod retention;
+pub mod sched;
 mod schedules;
 mod signals;
 mod store;

@@ -69,6 +69,8 @@ pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         started_at: r.get(19)?,
         finished_at: r.get(20)?,
         parent: r.get::<_, Option<i64>>(21)?.map(JobId),
+        turn: r.get(22)?,
+        rank_ms: r.get::<_, i64>(23)?.max(0) as u64,
     })
 }
 
