@@ -397,6 +397,8 @@ mod tests {
             updated_at: 1_717_200_000_000,
             started_at: Some(1_717_200_000_000),
             finished_at: None,
+            turn: 4_097,
+            rank_ms: 250,
         }
     }
 

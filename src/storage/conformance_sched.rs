@@ -64,6 +64,11 @@ pub fn s02_the_critical_path_goes_first(url: &str) {
     jobs.push(job("e", json!([{ "$output": "c0" }])).with_key("c1"));
     jobs.push(job("e", json!([{ "$output": "c1" }])).with_key("c2"));
     let (_, ids) = submit_weighted(&s, "chain", None, jobs);
+    let read = |id: JobId| s.job(id).expect("read").expect("exists");
+    let d = crate::storage::sched::DEFAULT_DURATION_MS;
+    let ranks: Vec<u64> = ids.iter().map(|id| read(*id).rank_ms).collect();
+    assert_eq!(ranks, vec![d, d, d, 3 * d, 2 * d, d], "ranks: the longest remaining path, at the default duration");
+    assert!(read(ids[3]).turn < read(ids[4]).turn && read(ids[4]).turn < read(ids[0]).turn, "turns follow ranks");
     let head = claim(&s, &me, "e", 1, 60_000).remove(0);
     assert_eq!(head.lease.job, ids[3], "the chain's head goes first");
     let filler = claim(&s, &me, "e", 1, 60_000).remove(0);
@@ -88,6 +93,8 @@ pub fn s03_reorder_rewrites_turns_of_unclaimed_jobs(url: &str) {
     assert_eq!(taken.lease.job, ids[0]);
     let n = s.reorder(run, &[(ids[0], 50), (ids[1], 1), (ids[2], 2), (ids[3], 3), (other[0], 99)]).expect("reorder");
     assert_eq!(n, 3, "only the run's unclaimed jobs are reordered");
+    let read = |id: JobId| s.job(id).expect("read").expect("exists");
+    assert_eq!((read(ids[3]).rank_ms, read(ids[0]).rank_ms), (3, crate::storage::sched::DEFAULT_DURATION_MS));
     assert_eq!(claim_all(&s, &me), vec![ids[3], ids[2], ids[1]]);
     assert!(matches!(s.reorder(RunId(run.0 + 1000), &[(ids[1], 1)]), Err(Error::UnknownRun(_))));
     assert_eq!(s.reorder(run, &[]).expect("nothing to reorder"), 0);

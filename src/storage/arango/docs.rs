@@ -330,6 +330,8 @@ pub(super) fn job(v: &Value) -> Result<Job> {
         started_at: row.started_at,
         finished_at: row.finished_at,
         parent: row.parent,
+        turn: row.turn,
+        rank_ms: row.rank_ms,
     })
 }
 

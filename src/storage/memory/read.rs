@@ -42,6 +42,8 @@ fn document(j: &MemJob) -> Job {
         updated_at: r.updated_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
+        turn: r.turn,
+        rank_ms: r.rank_ms,
     }
 }
 
