@@ -238,6 +238,7 @@ mod tests {
                 labels: BTreeMap::from([("env".into(), "ci".into()), ("team".into(), "search".into())]),
                 created_by: origin(),
                 idempotency_key: Some("nightly-2024-06-01".into()),
+                weight: Some(2),
             },
             // `report` comes first: a reference to a key may point forward.
             jobs: vec![report, fetch, parse],
@@ -396,6 +397,8 @@ mod tests {
             updated_at: 1_717_200_000_000,
             started_at: Some(1_717_200_000_000),
             finished_at: None,
+            turn: 4_097,
+            rank_ms: 250,
         }
     }
 

@@ -14,6 +14,8 @@ fn main() -> std::process::ExitCode {
             .task(&recv_a::TASK)
             .task(&recv_b::TASK)
             .task(&consume::TASK)
+            .task(&nap::TASK)
+            .task(&nap_after::TASK)
             .flow(&flows::chain::FLOW)
             .flow(&flows::fan::FLOW)
             .flow(&flows::one::FLOW),

@@ -66,3 +66,18 @@ pub fn recv_b(p: BenchPing) -> u64 {
 pub fn consume(n: u64) -> u64 {
     n
 }
+
+/// W5, W6: sleeps `ms` milliseconds (a task of known length), returns `i`.
+#[mycelium::task]
+pub fn nap(ms: u64, i: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    i
+}
+
+/// W5: one link of a chain of naps: sleeps `ms` milliseconds, returns
+/// `prev + 1`.
+#[mycelium::task]
+pub fn nap_after(prev: u64, ms: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    prev + 1
+}

@@ -65,6 +65,8 @@ fn every_elf_binary_serves_the_tasks_and_flows_of_its_modules() {
                     &be::recv_a::INFO,
                     &be::recv_b::INFO,
                     &be::consume::INFO,
+                    &be::nap::INFO,
+                    &be::nap_after::INFO,
                 ],
                 &[&bench::flows::chain::INFO, &bench::flows::fan::INFO, &bench::flows::one::INFO],
             ),

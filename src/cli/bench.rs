@@ -10,18 +10,19 @@ use crate::bench::workload::{self, Workload};
 /// Arguments of `mycelium bench`.
 #[derive(Debug, ClapArgs)]
 pub(crate) struct Args {
-    /// Which workload: w1, w2, w3, w4 (docs/workloads.md), f1, f2, f3
-    /// (flows), store (the storage layer alone), or the agents': queue
-    /// (messages/s), signal (emit to two receivers done), tick (schedule
-    /// tick to job start).
+    /// Which workload: w1, w2, w3, w4 (docs/workloads.md), w5, w6
+    /// (scheduling: a critical path behind filler, a small run behind a
+    /// huge one), f1, f2, f3 (flows), store (the storage layer alone), or
+    /// the agents': queue (messages/s), signal (emit to two receivers
+    /// done), tick (schedule tick to job start).
     #[arg(long, default_value = "w1")]
     pub(crate) workload: String,
     /// Elf instances.
     #[arg(long, default_value_t = 2)]
     pub(crate) elves: u32,
-    /// Slots per elf (jobs claimed and run at once).
-    #[arg(long, default_value_t = 64)]
-    pub(crate) slots: u32,
+    /// Slots per elf (jobs claimed and run at once; default 64, 4 for w5).
+    #[arg(long)]
+    pub(crate) slots: Option<u32>,
     /// Size (default: the workload's).
     #[arg(long)]
     pub(crate) n: Option<u64>,
@@ -53,9 +54,12 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
     if let Some(kind) = crate::bench::agents::Kind::parse(&args.workload) {
         return agents_bench(&args, kind);
     }
+    if let Some(kind) = crate::bench::sched::Kind::parse(&args.workload) {
+        return sched_bench(store, &args, kind);
+    }
     let Some(kind) = Workload::parse(&args.workload) else {
         bail!(
-            "unknown workload `{}`: expected w1, w2, w3, w4, f1, f2, f3, store, queue, signal or tick",
+            "unknown workload `{}`: expected w1, w2, w3, w4, w5, w6, f1, f2, f3, store, queue, signal or tick",
             args.workload
         );
     };
@@ -65,7 +69,7 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
         workload: kind,
         n: args.n,
         elves: args.elves.max(1),
-        slots: args.slots.max(1),
+        slots: args.slots.unwrap_or(DEFAULT_SLOTS).max(1),
         bin_dir,
         chunk: args.chunk.max(1),
     };
@@ -113,8 +117,8 @@ pub(crate) fn run(store: &str, args: Args) -> Result<()> {
 fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> Result<()> {
     let exe = std::env::current_exe().context("find the mycelium executable")?;
     let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
-    let options =
-        crate::bench::agents::Options { kind, n: args.n, elves: args.elves.max(1), slots: args.slots.max(1), bin_dir };
+    let slots = args.slots.unwrap_or(DEFAULT_SLOTS).max(1);
+    let options = crate::bench::agents::Options { kind, n: args.n, elves: args.elves.max(1), slots, bin_dir };
     let mut figures = Vec::new();
     for i in 0..args.runs.max(1) {
         let dir = tempfile_dir()?;
@@ -143,6 +147,77 @@ fn agents_bench(args: &Args, kind: crate::bench::agents::Kind) -> Result<()> {
             figures[figures.len() - 1].0,
             figures.len()
         );
+    }
+    Ok(())
+}
+
+/// Slots per elf unless the workload says otherwise.
+const DEFAULT_SLOTS: u32 = 64;
+
+/// The scheduling workloads: one JSON object per run, then the medians.
+fn sched_bench(store: &str, args: &Args, kind: crate::bench::sched::Kind) -> Result<()> {
+    let exe = std::env::current_exe().context("find the mycelium executable")?;
+    let bin_dir = exe.parent().context("the executable has no directory")?.to_path_buf();
+    let options = crate::bench::sched::Options {
+        kind,
+        n: args.n,
+        elves: args.elves.max(1),
+        slots: args.slots.unwrap_or(kind.default_slots()).max(1),
+        bin_dir,
+    };
+    let mut figures: Vec<(f64, f64)> = Vec::new();
+    let mut made = 0u32;
+    for i in 0..args.runs.max(1) {
+        let mut fresh = || -> Result<FreshStore, workload::Error> {
+            made += 1;
+            Ok(FreshStore::new(store, made)?)
+        };
+        let report = crate::bench::sched::run(&mut fresh, &options)?;
+        println!("{}", serde_json::to_string(&report).context("encode the report as JSON")?);
+        if !report.ok {
+            bail!("run {}: a run failed, or a small run ended after the big one", i + 1);
+        }
+        let figure = match kind {
+            crate::bench::sched::Kind::W5 => (report.seconds, report.ranks_off_seconds.unwrap_or(0.0)),
+            crate::bench::sched::Kind::W6 => (report.small_run_seconds.unwrap_or(0.0), report.seconds),
+        };
+        if !args.json {
+            match kind {
+                crate::bench::sched::Kind::W5 => eprintln!(
+                    "run {}: w5 n={} {:.3}s scheduled, {:.3}s ranks off, lower bound {:.3}s",
+                    i + 1,
+                    report.n,
+                    figure.0,
+                    figure.1,
+                    report.lower_bound_seconds.unwrap_or(0.0)
+                ),
+                crate::bench::sched::Kind::W6 => eprintln!(
+                    "run {}: w6 n={} small runs {:.3}s p50 ({:?}), big run {:.3}s",
+                    i + 1,
+                    report.n,
+                    figure.0,
+                    report.small_runs_seconds,
+                    figure.1
+                ),
+            }
+        }
+        figures.push(figure);
+    }
+    if !args.json {
+        let median = |f: &dyn Fn(&(f64, f64)) -> f64| {
+            let mut v: Vec<f64> = figures.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(&|f| f.0), median(&|f| f.1));
+        match kind {
+            crate::bench::sched::Kind::W5 => {
+                eprintln!("median {a:.3}s scheduled, {b:.3}s ranks off, over {} run(s)", figures.len())
+            }
+            crate::bench::sched::Kind::W6 => {
+                eprintln!("median small run {a:.3}s, big run {b:.3}s, over {} run(s)", figures.len())
+            }
+        }
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// `mycelium signal <key> ...` names the flow by it).
     #[arg(long)]
     pub(crate) key: Option<String>,
+    /// The run's share of the elves relative to other runs while they
+    /// compete (1 to 1024; default 1).
+    #[arg(long)]
+    pub(crate) weight: Option<u32>,
 }
 
 /// Starts a run of one job.
@@ -41,6 +45,7 @@ pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) ->
     }
     let mut run = RunSpec::named(args.name.unwrap_or_else(|| task.task.clone()));
     run.idempotency_key = args.key;
+    run.weight = args.weight;
     let submitted = store
         .submit(&Submission { run, jobs: vec![JobSpec::new(&task.elf, &task.task, values)] })
         .with_context(|| format!("start {}", task.name()))?;

@@ -523,21 +523,19 @@ pub(crate) fn log_end(store: &Store) -> storage::Result<i64> {
     Ok(low)
 }
 
-/// Hands a run's ranks (unclaimed jobs, rank ms) to the store, in batches.
-///
-/// The store's `reorder` (the storage side of issue 15, on its own branch)
-/// rewrites the turns of the run's still unclaimed jobs from these ranks.
-/// Until it is merged, the ranks are only recorded where they can be: the
-/// coordinator's counters and log (and `mycelium graph --critical-path`
-/// computes the same ranks from the store). No store write is made here.
+/// Hands a run's ranks (unclaimed jobs, rank ms) to the store, which
+/// rewrites the turns of the run's still unclaimed jobs from them: highest
+/// ranks first, in batches of [`RANK_BATCH`] (one transaction each) that
+/// continue one another's order.
 pub(crate) fn publish_ranks(store: &Store, run: RunId, ranked: &[(JobId, u64)]) -> storage::Result<usize> {
-    let _ = store;
+    let mut sorted = ranked.to_vec();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut cursor = None;
     let mut n = 0;
-    for batch in ranked.chunks(RANK_BATCH) {
-        // MERGE: `n += store.reorder(run, batch)?;` once `Store::reorder` exists.
-        n += batch.len();
+    for batch in sorted.chunks(RANK_BATCH) {
+        n += store.reorder_batch(run, batch, &mut cursor)?;
     }
-    tracing::debug!(%run, ranked = n, "ranks computed");
+    tracing::debug!(%run, reordered = n, "ranks published");
     Ok(n)
 }
 
@@ -640,7 +638,7 @@ mod tests {
     fn durations_rank_the_path_and_changes_rerank() {
         let clock = crate::storage::ManualClock::starting_now();
         let store = Store::memory_with_clock(std::sync::Arc::new(clock.clone()));
-        // A slow task, measured once (250 ms).
+        // A slow task, measured once (150 ms: less than two unmeasured jobs).
         let s = store
             .submit(&Submission { run: RunSpec::named("m"), jobs: vec![JobSpec::new("e", "slow", json!([0]))] })
             .expect("submit");
@@ -648,7 +646,7 @@ mod tests {
         let slow = vec!["slow".to_owned()];
         let c = store.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &slow, max: 1, ttl_ms: 60_000 });
         let c = c.expect("claim").remove(0);
-        clock.advance(250);
+        clock.advance(150);
         store.complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0) }]).expect("complete");
         assert_eq!(s.jobs.len(), 1);
         // fast → fast, and one slow job alone.
@@ -661,7 +659,7 @@ mod tests {
         let mut g = Graphs::build(&store, 1_000).expect("build");
         g.refresh_durations(&store).expect("durations");
         let ranked: HashMap<JobId, u64> = g.rank().remove(0).1.into_iter().collect();
-        assert_eq!(ranked[&sub.jobs[2]], 250);
+        assert_eq!(ranked[&sub.jobs[2]], 150);
         assert_eq!(ranked[&sub.jobs[0]], 2 * DEFAULT_DURATION_MS);
         assert_eq!(g.runs[&sub.run].critical_path, vec![sub.jobs[0], sub.jobs[1]]);
         // Unchanged durations: no new ranks; a fast task measured: ranked again.
@@ -723,6 +721,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             parent: None,
+            turn: 0,
+            rank_ms: 0,
         };
         for id in 0..n {
             g.add_job(&row(id), 0);

@@ -108,6 +108,15 @@ impl Orchestration {
         self
     }
 
+    /// Gives the run a share of the elves `weight` times that of a run of
+    /// weight 1 (the default) while runs compete: from 1 to
+    /// [`MAX_WEIGHT`](crate::storage::sched::MAX_WEIGHT); submitting
+    /// refuses anything else, naming the run.
+    pub fn weight(&mut self, weight: u32) -> &mut Self {
+        self.spec.weight = Some(weight);
+        self
+    }
+
     /// The jobs recorded so far.
     pub fn len(&self) -> usize {
         self.jobs.len()

@@ -58,6 +58,9 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
     let mut updated = Vec::with_capacity(rows.len());
     let mut claimed = Vec::with_capacity(rows.len());
     let mut fed: Vec<JobId> = Vec::new();
+    // The virtual time moves to the largest turn claimed: one write per claim.
+    let last_turn = rows.iter().map(|(r, _)| r.turn).max().unwrap_or(0);
+    w.tx.advance_vtime(last_turn)?;
     for (mut row, args) in rows {
         row.state = JobState::Claimed;
         row.holder = Some(req.instance.clone());

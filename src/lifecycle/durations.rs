@@ -16,7 +16,7 @@ impl Store {
     /// its most recent successful attempts (at most [`DURATION_SAMPLE`]);
     /// `None` before any succeeded.
     pub fn task_duration(&self, elf: &str, task: &str) -> Result<Option<u64>> {
-        self.read(|r| Ok(median(&r.durations(elf, task, DURATION_SAMPLE)?)))
+        self.read(|r| Ok(median(&r.recent_durations(elf, task, DURATION_SAMPLE)?)))
     }
 
     /// [`Store::task_duration`] of several tasks, in one read; tasks with no
@@ -25,7 +25,7 @@ impl Store {
         self.read(|r| {
             let mut out = HashMap::with_capacity(tasks.len());
             for (elf, task) in tasks {
-                if let Some(m) = median(&r.durations(elf, task, DURATION_SAMPLE)?) {
+                if let Some(m) = median(&r.recent_durations(elf, task, DURATION_SAMPLE)?) {
                     out.insert((elf.clone(), task.clone()), m);
                 }
             }

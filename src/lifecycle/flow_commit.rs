@@ -174,6 +174,12 @@ fn insert_steps(w: &mut Work<'_>, flow: &JobRow, steps: &[NewStep]) -> Result<Ve
         w.tx.job_rows(&wanted)?.into_iter().map(|r| (r.id, r.state)).collect()
     };
     let base = w.tx.reserve(Sequence::Jobs, n as u64)?;
+    // Children are the run's next work from now on, in the order commanded.
+    let run_row = w.tx.run(flow.run)?;
+    let (first_turn, weight) = match &run_row {
+        Some(r) => (super::sched::base(w, r)?, r.weight),
+        None => (w.tx.vtime()?.saturating_add(1), 1),
+    };
     let mut jobs: Vec<NewJob> = Vec::with_capacity(n);
     let mut deps: Vec<Dep> = Vec::new();
     let mut failed_producers: Vec<JobId> = Vec::new();
@@ -229,6 +235,8 @@ fn insert_steps(w: &mut Work<'_>, flow: &JobRow, steps: &[NewStep]) -> Result<Ve
                     started_at: None,
                     finished_at: None,
                     parent: Some(flow.id),
+                    turn: super::sched::turn(first_turn, (i - 1) as usize, weight, id),
+                    rank_ms: 0,
                 },
                 key: None,
                 args: spec.args.to_string(),
@@ -246,7 +254,7 @@ fn insert_steps(w: &mut Work<'_>, flow: &JobRow, steps: &[NewStep]) -> Result<Ve
     }
     w.tx.insert_steps(&rows)?;
     // The flow's run grows with its children.
-    if let Some(mut run) = w.tx.run(flow.run)? {
+    if let Some(mut run) = run_row {
         run.run.total += n as u64;
         run.run.open += n as u64;
         w.tx.update_run(&run.run)?;

@@ -30,6 +30,7 @@ mod queues;
 pub(crate) mod rank;
 mod repair;
 mod retention;
+pub mod sched;
 mod schedules;
 mod signals;
 mod store;

@@ -19,7 +19,7 @@ use crate::model::JobId;
 /// in milliseconds. Every unknown task weighs the same, so before anything is
 /// measured a job's rank is proportional to the number of jobs on its
 /// longest remaining path.
-pub const DEFAULT_DURATION_MS: u64 = 1_000;
+pub const DEFAULT_DURATION_MS: u64 = 100;
 
 /// A run's graph in compact form: jobs by dense index, consumers of each.
 struct Compact {

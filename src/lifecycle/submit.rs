@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::Store;
 use super::outcomes::Readied;
 use super::plan::{Plan, prepare};
+use super::sched;
 use super::work::Work;
 use crate::model::{EventKind, JobId, JobSpec, JobState, Run, RunId, RunSpec, RunState, Submission, Submitted};
 use crate::refs::{self, Producer};
@@ -20,6 +21,7 @@ impl Store {
     /// idempotency key already used, writes nothing and answers with the
     /// first submission's ids.
     pub fn submit(&self, submission: &Submission) -> Result<Submitted> {
+        sched::weight_of(&submission.run)?;
         let plan = prepare(&submission.jobs, self.limits().max_payload)?;
         self.write("submit a run", |w| insert(w, submission, &plan))
     }
@@ -34,6 +36,7 @@ impl Store {
     /// another driver may append to it and seal it, or `mycelium cancel`
     /// ends it.
     pub fn open_run(&self, spec: &RunSpec) -> Result<Run> {
+        sched::weight_of(spec)?;
         self.write("open a run", |w| {
             if let Some(key) = &spec.idempotency_key
                 && let Some(id) = w.tx.run_by_key(key)?
@@ -56,11 +59,12 @@ impl Store {
             if row.run.sealed || row.run.state.is_final() {
                 return Err(Error::Sealed { run, state: row.run.state.to_string() });
             }
+            let ranks = sched::ranks(w, &plan)?;
             let n = plan.jobs.len() as u64;
             row.run.total += n;
             row.run.open += n;
             w.tx.update_run(&row.run)?;
-            add_jobs(w, run, &plan)
+            add_jobs(w, &row, &plan, &ranks)
         })
     }
 
@@ -89,6 +93,7 @@ impl Store {
 /// Submits inside a transaction already running (an emission's
 /// deliveries, a send's messages, a schedule's tick).
 pub(super) fn submit_in(w: &mut Work<'_>, s: &Submission, max_payload: usize) -> Result<Submitted> {
+    sched::weight_of(&s.run)?;
     let plan = prepare(&s.jobs, max_payload)?;
     insert(w, s, &plan)
 }
@@ -101,14 +106,18 @@ fn insert(w: &mut Work<'_>, s: &Submission, plan: &Plan<'_>) -> Result<Submitted
         let jobs = w.tx.job_ids(run)?;
         return Ok(Submitted { run, jobs, existing: true, ready: 0, readied: Readied::new() });
     }
+    let ranks = sched::ranks(w, plan)?;
     let run = RunId(w.tx.reserve(Sequence::Runs, 1)?);
-    create(w, run, &s.run, plan.jobs.len() as u64, true)?;
-    add_jobs(w, run, plan)
+    let row = create(w, run, &s.run, plan.jobs.len() as u64, true)?;
+    add_jobs(w, &row, plan, &ranks)
 }
 
-/// Inserts run `run` (its id reserved) counting `n` jobs to come.
+/// Inserts run `run` (its id reserved) counting `n` jobs to come, starting
+/// just after the store's virtual time.
 fn create(w: &mut Work<'_>, run: RunId, spec: &RunSpec, n: u64, sealed: bool) -> Result<RunRow> {
     let now = w.now;
+    let weight = sched::weight_of(spec)?;
+    let vstart = w.tx.vtime()?.saturating_add(1);
     let row = RunRow {
         run: Run {
             id: run,
@@ -124,6 +133,8 @@ fn create(w: &mut Work<'_>, run: RunId, spec: &RunSpec, n: u64, sealed: bool) ->
             sealed,
         },
         idempotency_key: spec.idempotency_key.clone(),
+        vstart,
+        weight,
     };
     w.tx.insert_run(&row)?;
     let data = if sealed {
@@ -137,9 +148,13 @@ fn create(w: &mut Work<'_>, run: RunId, spec: &RunSpec, n: u64, sealed: bool) ->
 
 /// Inserts the planned jobs into `run` (already counting them) with their
 /// edges and events; a job is ready, pending or `upstream_failed` by its
-/// producers' states.
-fn add_jobs(w: &mut Work<'_>, run: RunId, plan: &Plan<'_>) -> Result<Submitted> {
+/// producers' states, and its turn comes from its rank (`ranks`, by index
+/// in the plan).
+fn add_jobs(w: &mut Work<'_>, run_row: &RunRow, plan: &Plan<'_>, ranks: &[u64]) -> Result<Submitted> {
     let now = w.now;
+    let run = run_row.run.id;
+    let first_turn = sched::base(w, run_row)?;
+    let positions = sched::positions(ranks);
     // Existing producers must exist; their state decides the consumer's.
     let mut wanted: Vec<JobId> = Vec::new();
     for p in &plan.jobs {
@@ -245,6 +260,8 @@ fn add_jobs(w: &mut Work<'_>, run: RunId, plan: &Plan<'_>) -> Result<Submitted> 
                 started_at: None,
                 finished_at: state.is_final().then_some(now),
                 parent: None,
+                turn: sched::turn(first_turn, positions[i], run_row.weight, id),
+                rank_ms: ranks[i],
             },
             key: p.spec.key.clone(),
             args,

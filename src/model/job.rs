@@ -202,6 +202,16 @@ pub struct Job {
     pub started_at: Option<Millis>,
     /// When it reached a final state.
     pub finished_at: Option<Millis>,
+    /// Its place in the claim order after `priority` (lower first): fair
+    /// share between runs and critical path within its run (the README's
+    /// "Scheduling").
+    #[serde(default)]
+    pub turn: i64,
+    /// The rank its turn was computed from, in ms: the longest path from it
+    /// to the end of its run, weighted by measured durations, as last
+    /// computed (at submission, or by a reorder).
+    #[serde(default)]
+    pub rank_ms: u64,
 }
 
 /// The right to write a job's outcome: the job and the fencing epoch of the

@@ -82,6 +82,11 @@ pub struct RunSpec {
     /// one's ids and writes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Its share of the elves relative to other runs while they compete:
+    /// a run of weight 2 gets twice the claims of a run of weight 1. From
+    /// 1 to 1024; 1 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 impl RunSpec {

@@ -282,6 +282,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             parent: None,
+            turn: 0,
+            rank_ms: 0,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The conformance suite: one set of cases, written once against [`Store`],
-//! that every backend must pass (C1–C16; the README lists what each covers).
+//! that every backend must pass (C1–C16, and the S cases of the claim order; the README lists what
+//! each covers).
 //!
 //! Each case takes the URL of a fresh, empty store; the multi-process cases
 //! also take the `mycelium` executable, whose hidden `probe` subcommand acts
@@ -23,6 +24,8 @@ mod agents;
 mod flows;
 #[path = "conformance_open.rs"]
 mod open;
+#[path = "conformance_sched.rs"]
+mod sched;
 use crate::model::{
     Backoff, Completion, EventKind, FailureKind, FailureReport, InstanceId, JobId, JobSpec, JobState, Lease, Outcome,
     RetryPolicy, RunSpec, RunState, Submission, TaskSha, TaskVersion,
@@ -30,6 +33,7 @@ use crate::model::{
 pub use agents::*;
 pub use flows::*;
 pub use open::*;
+pub use sched::*;
 
 /// Stamps out the whole suite as `#[test]` functions.
 ///
@@ -96,7 +100,12 @@ macro_rules! conformance_suite {
             o03_appending_to_a_sealed_run_is_refused,
             o04_chunks_reference_earlier_chunks,
             o05_unknown_runs_and_references_are_refused,
-            o06_cancel_ends_an_open_run;
+            o06_cancel_ends_an_open_run,
+            s01_a_later_run_interleaves_and_priority_comes_first,
+            s02_the_critical_path_goes_first,
+            s03_reorder_rewrites_turns_of_unclaimed_jobs,
+            s04_weights_share_claims_and_bad_weights_are_refused,
+            s05_measured_durations_rank_longer_tasks_first;
             @exe
         );
     };
@@ -141,7 +150,12 @@ macro_rules! conformance_suite {
             o03_appending_to_a_sealed_run_is_refused,
             o04_chunks_reference_earlier_chunks,
             o05_unknown_runs_and_references_are_refused,
-            o06_cancel_ends_an_open_run;
+            o06_cancel_ends_an_open_run,
+            s01_a_later_run_interleaves_and_priority_comes_first,
+            s02_the_critical_path_goes_first,
+            s03_reorder_rewrites_turns_of_unclaimed_jobs,
+            s04_weights_share_claims_and_bad_weights_are_refused,
+            s05_measured_durations_rank_longer_tasks_first;
             @exe
             c03_exclusive_claim_across_processes,
             c05_every_process_makes_progress,

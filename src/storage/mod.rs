@@ -25,6 +25,7 @@ mod token;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 
+pub use crate::lifecycle::sched;
 pub use crate::lifecycle::{
     ChildOutcome, ClaimRequest, Clock, Collected, Completed, DURATION_SAMPLE, Departure, Failed, FlowClaim,
     FlowCommitted, FlowEnd, FlowReport, FlowTurn, InboxLine, ManualClock, Messages, NewStep, Readied, Reaped, Released,

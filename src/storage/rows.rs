@@ -13,6 +13,8 @@ use crate::model::{EventKind, InstanceId, JobId, JobState, Millis, RetryPolicy, 
 /// mutable fields (`state` .. `finished_at`); `id`, `run`, `elf`, `task`,
 /// `priority`, `ndeps`, `retry`, `timeout_ms` and `parent` never change
 /// after submission, except `retry`'s attempts through `max_attempts`.
+/// `turn` and `rank_ms` are set at insertion and changed only by
+/// [`Tx::set_turns`](super::Tx::set_turns).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct JobRow {
     /// The job.
@@ -60,6 +62,12 @@ pub(crate) struct JobRow {
     pub(crate) finished_at: Option<Millis>,
     /// The flow whose command created it (fixed at creation).
     pub(crate) parent: Option<JobId>,
+    /// Its place in the claim order after `priority`: fair share between
+    /// runs and critical path within its run (`crate::lifecycle::sched`).
+    pub(crate) turn: i64,
+    /// The rank its turn was computed from, in ms (the longest remaining
+    /// path to the end of its run), for display.
+    pub(crate) rank_ms: u64,
 }
 
 /// A job to insert: its row plus what is fixed at submission.
@@ -84,6 +92,11 @@ pub(crate) struct RunRow {
     pub(crate) run: Run,
     /// The submission's idempotency key.
     pub(crate) idempotency_key: Option<String>,
+    /// Its virtual start: the store's virtual time when it was created,
+    /// plus one; its jobs' turns start there.
+    pub(crate) vstart: i64,
+    /// Its share of the elves relative to other runs (1 by default).
+    pub(crate) weight: u32,
 }
 
 /// A job's stored result.
@@ -157,7 +170,8 @@ pub(crate) struct LeaderRow {
     pub(crate) until: Millis,
 }
 
-/// Which ready jobs a claim may take, in claim order (priority, then id).
+/// Which ready jobs a claim may take, in claim order (priority, then turn,
+/// then id).
 #[derive(Clone, Debug)]
 pub(crate) struct ClaimScan<'a> {
     /// Jobs of this elf only.

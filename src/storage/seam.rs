@@ -18,7 +18,10 @@
 //! * **Ordering.** Events get increasing `seq` numbers in commit order; a
 //!   reader tailing by cursor sees every event once, with no gaps.
 //! * **Claim order.** [`Read::claimable`] returns ready jobs by priority
-//!   (higher first), then id.
+//!   (higher first), then turn (lower first), then id; and does so from an
+//!   index, without sorting the ready jobs.
+//! * **Virtual time.** [`Read::vtime`] is the largest value ever given to
+//!   [`Tx::advance_vtime`] (0 for a new store): it never decreases.
 //! * **No rules.** Rows are written as given: the lifecycle has validated
 //!   them. Unique keys (a run's idempotency key, a job's key within its run)
 //!   are nonetheless enforced: a duplicate is an error, not a silent merge.
@@ -204,12 +207,18 @@ pub(crate) trait Read: FlowRead + RetentionRead {
     /// and `limit` do not apply), and when the oldest of them was created.
     fn job_stats(&mut self, query: &JobQuery) -> Result<JobStats>;
 
-    /// How long the most recent succeeded jobs of `elf`/`task` ran, in
-    /// milliseconds (`finished_at - started_at` of the attempt that won):
-    /// the `limit` highest job ids among them, newest first. Jobs without
-    /// both times are skipped.
-    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>>;
+    /// The store's virtual time: the largest turn claimed so far.
+    fn vtime(&mut self) -> Result<i64>;
+
+    /// How long the last successful attempts of `elf`/`task` took
+    /// (`finished_at - started_at`, in ms), most recent first: at most
+    /// `limit` of them, found among the newest [`RECENT_JOBS`] jobs of the
+    /// store (a bounded scan, whatever the store's size).
+    fn recent_durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>>;
 }
+
+/// How many of the newest jobs [`Read::recent_durations`] looks through.
+pub(crate) const RECENT_JOBS: i64 = 20_000;
 
 /// Writes, inside a write transaction (flows' writes are in [`FlowTx`]).
 pub(crate) trait Tx: Read + FlowTx + RetentionTx {
@@ -225,6 +234,12 @@ pub(crate) trait Tx: Read + FlowTx + RetentionTx {
     fn insert_jobs(&mut self, jobs: &[NewJob]) -> Result<()>;
     /// Writes the mutable fields of existing jobs.
     fn update_jobs(&mut self, jobs: &[JobRow]) -> Result<()>;
+    /// Sets the `(turn, rank_ms)` of existing jobs (a missing job is
+    /// skipped); writes no other field and no event.
+    fn set_turns(&mut self, turns: &[(JobId, i64, u64)]) -> Result<()>;
+    /// Raises the store's virtual time to `turn` (keeps it when it is
+    /// larger already).
+    fn advance_vtime(&mut self, turn: i64) -> Result<()>;
 
     /// Writes the fields a claim changes (`state`, `holder`, `epoch`,
     /// `attempt`, `lease_until`, `started_at`, `updated_at`) of jobs that

@@ -292,7 +292,10 @@ fn the_command_line_starts_a_flow_once_per_key() {
     fails(&url, &["start", "flows/fan", "[3"], 1, &["`[3` are not JSON"]);
     fails(&url, &["start", "flows/fan", "3"], 1, &["not a JSON list"]);
     fails(&url, &["start", "fan", "[3]"], 1, &["`fan` is not a task: expected elf/task"]);
+    fails(&url, &["start", "flows/fan", "[3]", "--weight", "0"], 1, &["run `fan`", "weight 0 is outside 1..=1024"]);
     assert_eq!(store.runs(&Default::default()).expect("runs").len(), runs, "refused input started nothing");
+    let text = ok(&url, &["start", "flows/fan", "[1]", "--name", "heavy", "--weight", "3"]);
+    assert!(text.starts_with("started run "), "{text}");
     drop(fleet);
 }
 

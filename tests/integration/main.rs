@@ -22,6 +22,8 @@ mod orchestration;
 mod open_runs;
 // Elves and coordinators SIGKILLed over and over during a run: nothing lost, nothing waits.
 mod chaos;
+// The claim order with real elves: a small run behind a big one finishes long before it.
+mod scheduling;
 // The mycelium command: inspection and operations.
 mod cli;
 // Every elf binary's command line: flags with environment fallbacks.

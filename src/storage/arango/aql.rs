@@ -106,12 +106,6 @@ pub(super) const QUERY_RUN_JOBS: &str = "FOR j IN jobs
     AND (@elf == null OR j.elf == @elf) AND (@task == null OR j.task == @task)
   SORT j.run, j.id LIMIT @limit RETURN j";
 
-/// The start and end of the most recent succeeded jobs of an elf's task,
-/// newest first (on `jobs_id`, walking back from the last job).
-pub(super) const DURATIONS: &str = r#"FOR j IN jobs SORT j.id DESC
-  FILTER j.state == "succeeded" AND j.elf == @elf AND j.task == @task AND j.started_at != null AND j.finished_at != null
-  LIMIT @limit RETURN { s: j.started_at, f: j.finished_at }"#;
-
 /// The ids of a run's jobs.
 pub(super) const JOB_IDS: &str = "FOR j IN jobs FILTER j.run == @run SORT j.run, j.id RETURN j.id";
 
@@ -121,14 +115,24 @@ pub(super) const OPEN_JOBS: &str = r#"FOR j IN jobs
   SORT j.run, j.id RETURN j"#;
 
 /// Ready jobs of an elf and some tasks, in claim order: on the index
-/// `jobs_ready` (`state`, `elf`, `rank`, `id`), whose first two fields the
+/// `jobs_claim` (`state`, `elf`, `rank`, `turn`, `id`), whose first two fields the
 /// equalities fix, so the index order is the sort order and no sort step
 /// remains (the live check asserts it with EXPLAIN on a real server).
 pub(super) const CLAIMABLE: &str = r#"FOR j IN jobs
   FILTER j.state == "ready" AND j.elf == @elf AND j.not_before <= @now AND j.task IN @tasks
-  SORT j.rank, j.id
+  SORT j.rank, j.turn, j.id
   LIMIT @max
   RETURN j"#;
+
+/// How long the last successful attempts of an elf's task took, most recent
+/// first, among the jobs after `@from` (a bounded range of `jobs_id`).
+pub(super) const RECENT_DURATIONS: &str = r#"FOR j IN jobs
+  FILTER j.id > @from
+  SORT j.id DESC
+  FILTER j.state == "succeeded" AND j.elf == @elf AND j.task == @task
+    AND j.started_at != null AND j.finished_at != null
+  LIMIT @limit
+  RETURN j.finished_at - j.started_at"#;
 
 /// Claimed jobs whose lease ran out, earliest first (on `jobs_lease`).
 pub(super) const EXPIRED: &str = r#"FOR j IN jobs
@@ -306,7 +310,7 @@ LET w12 = (FOR d IN @signals INSERT d INTO flow_signals)
 LET w13 = (FOR d IN @catalog INSERT d INTO catalog OPTIONS { overwriteMode: "replace" })
 UPDATE m WITH {
   job: m.job + @bump.job, run: m.run + @bump.run, failure: m.failure + @bump.failure,
-  signal: NOT_NULL(m.signal, 0) + @bump.signal,
+  signal: NOT_NULL(m.signal, 0) + @bump.signal, vtime: MAX([NOT_NULL(m.vtime, 0), @bump.vtime]),
   seq: m.seq + LENGTH(@events), commits: m.commits + 1
 } IN meta
 RETURN m.seq + LENGTH(@events)"#;
@@ -368,9 +372,9 @@ pub(super) const ALL: &[(&str, &str, &[&str])] = &[
     ("QUERY_JOBS", QUERY_JOBS, &["after", "states", "elf", "task", "limit"]),
     ("QUERY_RUN_JOBS", QUERY_RUN_JOBS, &["run", "after", "states", "elf", "task", "limit"]),
     ("JOB_IDS", JOB_IDS, &["run"]),
-    ("DURATIONS", DURATIONS, &["elf", "task", "limit"]),
     ("OPEN_JOBS", OPEN_JOBS, &["run"]),
     ("CLAIMABLE", CLAIMABLE, &["elf", "now", "tasks", "max"]),
+    ("RECENT_DURATIONS", RECENT_DURATIONS, &["from", "elf", "task", "limit"]),
     ("EXPIRED", EXPIRED, &["now", "limit"]),
     ("HELD_BY", HELD_BY, &["holder"]),
     ("CONSUMERS", CONSUMERS, &["from"]),

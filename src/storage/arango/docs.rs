@@ -237,6 +237,8 @@ pub(super) fn new_job(j: &NewJob) -> Result<Map<String, Value>> {
     m.insert("args".into(), Value::String(j.args.clone()));
     m.insert("priority".into(), json!(r.priority));
     m.insert("rank".into(), json!(-i64::from(r.priority)));
+    m.insert("turn".into(), json!(r.turn));
+    m.insert("rank_ms".into(), json!(r.rank_ms.min(EXACT_MAX)));
     m.insert("ndeps".into(), json!(r.ndeps));
     m.insert("retry".into(), Value::String(text("a retry policy", &r.retry)?));
     m.insert("timeout_ms".into(), r.timeout_ms.map_or(Value::Null, exact));
@@ -278,7 +280,19 @@ pub(super) fn job_row(v: &Value) -> Result<JobRow> {
         started_at: d.opt_int("started_at")?,
         finished_at: d.opt_int("finished_at")?,
         parent: d.opt_int("parent")?.map(JobId),
+        // Jobs of layout 4 and older have no turn: they come first.
+        turn: d.opt_int("turn")?.unwrap_or(0),
+        rank_ms: d.opt_u64("rank_ms")?.unwrap_or(0),
     })
+}
+
+/// The change [`Tx::set_turns`](crate::storage::seam::Tx::set_turns) writes.
+pub(super) fn turn_update(id: JobId, turn: i64, rank_ms: u64) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("_key".into(), json!(id.0.to_string()));
+    m.insert("turn".into(), json!(turn));
+    m.insert("rank_ms".into(), json!(rank_ms.min(EXACT_MAX)));
+    m
 }
 
 /// A stored job's arguments.
@@ -316,6 +330,8 @@ pub(super) fn job(v: &Value) -> Result<Job> {
         started_at: row.started_at,
         finished_at: row.finished_at,
         parent: row.parent,
+        turn: row.turn,
+        rank_ms: row.rank_ms,
     })
 }
 
@@ -334,6 +350,8 @@ pub(super) fn new_run(row: &RunRow) -> Result<Map<String, Value>> {
     );
     m.insert("created_at".into(), json!(r.created_at));
     m.insert("idem_key".into(), json!(row.idempotency_key));
+    m.insert("vstart".into(), json!(row.vstart));
+    m.insert("weight".into(), json!(row.weight));
     Ok(m)
 }
 
@@ -369,6 +387,9 @@ pub(super) fn run_row(v: &Value) -> Result<RunRow> {
             sealed: d.opt_bool("sealed")?.unwrap_or(true),
         },
         idempotency_key: d.opt_str("idem_key")?.map(str::to_owned),
+        // Runs of layout 4 and older: started at 0, of weight 1.
+        vstart: d.opt_int("vstart")?.unwrap_or(0),
+        weight: d.opt_u64("weight")?.map_or(Ok(1), |w| u32::try_from(w).map_err(|_| d.bad("weight", "beyond u32")))?,
     })
 }
 
@@ -649,6 +670,8 @@ mod tests {
             started_at: Some(1_700_000_000_002),
             finished_at: None,
             parent: None,
+            turn: 1 << 40,
+            rank_ms: 12,
         }
     }
 

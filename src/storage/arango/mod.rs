@@ -84,7 +84,7 @@ pub fn collections() -> Vec<(&'static str, bool)> {
 /// The claim's query (for the live check's EXPLAIN) and the name of the
 /// index it must use with no sort step.
 pub fn claim_query() -> (&'static str, &'static str) {
-    (aql::CLAIMABLE, "jobs_ready")
+    (aql::CLAIMABLE, "jobs_claim")
 }
 
 /// The timer scan's query (flows' due timers, for the live check's EXPLAIN),

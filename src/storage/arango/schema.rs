@@ -16,8 +16,12 @@ use serde_json::{Map, Value, json};
 /// flows (`flow_steps`, `flow_signals`, the signal counter, the indexes of
 /// waiting jobs and of flows' children) and the agents' `catalog`; version 4
 /// adds runs' `sealed` field (a run of an older layout, without it, counts
-/// as sealed; upgrading rewrites the collections' rules to allow it).
-pub(super) const VERSION: u32 = 4;
+/// as sealed; upgrading rewrites the collections' rules to allow it);
+/// version 5 adds scheduling: jobs' `turn` and `rank_ms`, runs' `vstart`
+/// and `weight`, the counters' `vtime`, and the claim's index `jobs_claim`
+/// (`state`, `elf`, `rank`, `turn`, `id`) in place of `jobs_ready` (a store
+/// upgraded from an older layout keeps that index, unused: drop it at will).
+pub(super) const VERSION: u32 = 5;
 
 /// The oldest layout this build upgrades in place (by adding what is
 /// missing: collections, indexes, counters).
@@ -107,7 +111,7 @@ const CATALOG_SCHEMA: &str = r#"{"type":"object","required":["kind","key","value
   "value":{"type":"string","description":"The declaration as JSON text."}}}"#;
 const COUNTERS_SCHEMA: &str = r#"{"type":"object",
   "properties":{"job":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0},
-  "failure":{"type":"integer","minimum":0},"signal":{"type":"integer","minimum":0},"seq":{"type":"integer","minimum":0},"commits":{"type":"integer","minimum":0},
+  "failure":{"type":"integer","minimum":0},"signal":{"type":"integer","minimum":0},"vtime":{"type":"integer","minimum":0},"seq":{"type":"integer","minimum":0},"commits":{"type":"integer","minimum":0},
   "version":{"type":"integer","minimum":1}}}"#;
 
 /// Every collection, in creation order.
@@ -142,7 +146,7 @@ pub(super) const COLLECTIONS: &[Collection] = &[
         name: "runs",
         edge: false,
         schema: Some(include_str!("../../../schemas/run.schema.json")),
-        stored: &[("idem_key", r#"{"type":["string","null"]}"#)],
+        stored: &[("idem_key", r#"{"type":["string","null"]}"#), ("vstart", INTEGER), ("weight", INTEGER)],
         indexes: &[
             persistent("runs_id", &["id"], true, false),
             // Only runs submitted with a key carry one: sparse, so that the
@@ -163,6 +167,10 @@ pub(super) const COLLECTIONS: &[Collection] = &[
             ("ndeps", INTEGER),
             // `-priority`: one sort direction for the claim's index.
             ("rank", INTEGER),
+            // The claim order after `rank` (`crate::lifecycle::sched`), and
+            // the rank in ms it came from.
+            ("turn", INTEGER),
+            ("rank_ms", INTEGER),
             // A waiting job's `not_before`, else null (`jobs_waiting`).
             ("wait_until", INTEGER_OR_NULL),
         ],
@@ -172,9 +180,9 @@ pub(super) const COLLECTIONS: &[Collection] = &[
             // sparse: arangod uses a sparse index for a sort only when every
             // field is known not to be null, and for a filter only when it
             // covers every field (SortedIndexAttributeMatcher); this one is
-            // used for `state == "ready" AND elf == @elf SORT rank, id`, with
-            // no sort step (the live check EXPLAINs it on a real server).
-            persistent("jobs_ready", &["state", "elf", "rank", "id"], false, false),
+            // used for `state == "ready" AND elf == @elf SORT rank, turn, id`,
+            // with no sort step (the live check EXPLAINs it on a real server).
+            persistent("jobs_claim", &["state", "elf", "rank", "turn", "id"], false, false),
             // The reaper's: claimed jobs by lease expiry.
             persistent("jobs_lease", &["state", "lease_until"], false, false),
             persistent("jobs_holder", &["holder", "state"], false, false),
@@ -344,7 +352,7 @@ pub(super) fn graph_body() -> Value {
 
 /// The initial `meta/counters` document.
 pub(super) fn counters() -> Value {
-    json!({ "_key": "counters", "seq": 0, "job": 0, "run": 0, "failure": 0, "signal": 0, "commits": 0 })
+    json!({ "_key": "counters", "seq": 0, "job": 0, "run": 0, "failure": 0, "signal": 0, "commits": 0, "vtime": 0 })
 }
 
 /// Translates a generated JSON Schema (draft 2020-12) into a rule ArangoDB's
@@ -666,10 +674,10 @@ mod tests {
         let jobs = collection("jobs");
         let body = jobs.create_body();
         assert_eq!((body["type"].as_i64(), body["schema"]["level"].as_str()), (Some(2), Some("moderate")));
-        let ready = jobs.indexes.iter().find(|i| i.name == "jobs_ready").expect("ready index").create_body();
+        let ready = jobs.indexes.iter().find(|i| i.name == "jobs_claim").expect("claim index").create_body();
         assert_eq!(
             ready,
-            json!({ "type": "persistent", "name": "jobs_ready", "fields": ["state", "elf", "rank", "id"],
+            json!({ "type": "persistent", "name": "jobs_claim", "fields": ["state", "elf", "rank", "turn", "id"],
                     "unique": false, "sparse": false })
         );
         let ttl = collection("events").indexes.iter().find(|i| i.name == "events_retention").expect("ttl");

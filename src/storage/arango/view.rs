@@ -168,10 +168,12 @@ impl<'a> View<'a> {
         if let Some(changes) = changes {
             self.db.query(&changes, Some(&trx)).map_err(|e| self.fail("write", e))?;
         }
+        let vtime = self.bump.vtime;
         self.bump = Counters::default();
         if let Some(c) = &mut self.counters {
             c.seq += events;
             c.commits += 1;
+            c.vtime = c.vtime.max(vtime);
         }
         Ok(())
     }
@@ -366,14 +368,18 @@ impl Read for View<'_> {
         self.count_jobs(query)
     }
 
-    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
-        let q = Query::new("read a task's durations", aql::DURATIONS)
+    fn vtime(&mut self) -> Result<i64> {
+        let pending = self.bump.vtime;
+        Ok(self.counters()?.vtime.max(pending))
+    }
+
+    fn recent_durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        let newest = self.counters()?.job;
+        let q = Query::new("read recent durations", aql::RECENT_DURATIONS)
+            .bind("from", newest.saturating_sub(crate::storage::seam::RECENT_JOBS))
             .bind("elf", elf)
             .bind("task", task)
             .bind("limit", limit);
-        self.decoded(q, |v| {
-            let d = docs::Doc::new("job times", v)?;
-            Ok(u64::try_from(d.int("f")? - d.int("s")?).unwrap_or(0))
-        })
+        self.decoded(q, |v| Ok(docs::Doc::new("duration", &json!({ "ms": v }))?.int("ms")?.max(0) as u64))
     }
 }

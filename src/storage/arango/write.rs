@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use super::aql::{self, Query};
 use super::docs;
 use super::view::View;
-use crate::model::{ElfInstance, Failure, FailureId, Millis, Run, TaskVersion};
+use crate::model::{ElfInstance, Failure, FailureId, JobId, Millis, Run, TaskVersion};
 use crate::storage::rows::{CatalogWrite, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence};
 use crate::storage::seam::Tx;
 use crate::storage::{Dep, Error, ErrorKind, Result, Token};
@@ -43,6 +43,8 @@ pub(super) struct Counters {
     pub(super) seq: i64,
     /// Commits that wrote something.
     pub(super) commits: i64,
+    /// The virtual time (in a bump: the value to raise it to).
+    pub(super) vtime: i64,
 }
 
 impl Counters {
@@ -61,6 +63,8 @@ impl Counters {
             signal: d.opt_int("signal")?.unwrap_or(0),
             seq: d.int("seq")?,
             commits: d.opt_int("commits")?.unwrap_or(0),
+            // Counters of layout 4 and older have none until the first claim.
+            vtime: d.opt_int("vtime")?.unwrap_or(0),
         })
     }
 }
@@ -197,7 +201,13 @@ impl Pending {
             .bind("steps", self.steps.into_value())
             .bind("signals", self.signals.into_value())
             .bind("catalog", catalog)
-            .bind("bump", json!({ "job": bump.job, "run": bump.run, "failure": bump.failure, "signal": bump.signal }))
+            .bind(
+                "bump",
+                json!({
+                    "job": bump.job, "run": bump.run, "failure": bump.failure, "signal": bump.signal,
+                    "vtime": bump.vtime,
+                }),
+            )
     }
 }
 
@@ -246,6 +256,19 @@ impl Tx for View<'_> {
 
     fn insert_run(&mut self, run: &RunRow) -> Result<()> {
         self.pending.runs.put(docs::new_run(run)?);
+        Ok(())
+    }
+
+    fn set_turns(&mut self, turns: &[(JobId, i64, u64)]) -> Result<()> {
+        for (id, turn, rank) in turns {
+            self.pending.jobs.put(docs::turn_update(*id, *turn, *rank));
+        }
+        Ok(())
+    }
+
+    fn advance_vtime(&mut self, turn: i64) -> Result<()> {
+        // No read: the flush raises the stored value to this one.
+        self.bump.vtime = self.bump.vtime.max(turn);
         Ok(())
     }
 

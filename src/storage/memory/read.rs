@@ -11,7 +11,7 @@ use crate::model::{
     TaskVersion,
 };
 use crate::storage::rows::{CatalogRow, ClaimScan, JobRow, JobStats, LeaderRow, ResultRow, RunRow};
-use crate::storage::seam::Read;
+use crate::storage::seam::{RECENT_JOBS, Read};
 use crate::storage::{Dep, EventQuery, FailureQuery, JobQuery, Result, RunQuery, Token};
 
 fn document(j: &MemJob) -> Job {
@@ -42,6 +42,8 @@ fn document(j: &MemJob) -> Job {
         updated_at: r.updated_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
+        turn: r.turn,
+        rank_ms: r.rank_ms,
     }
 }
 
@@ -135,13 +137,13 @@ impl Read for MemTx<'_> {
     }
 
     fn claimable(&mut self, scan: &ClaimScan<'_>) -> Result<Vec<(JobRow, Value)>> {
-        let from = (scan.elf.to_owned(), Reverse(i32::MAX), JobId(i64::MIN));
-        let to = (scan.elf.to_owned(), Reverse(i32::MIN), JobId(i64::MAX));
+        let from = (scan.elf.to_owned(), Reverse(i32::MAX), i64::MIN, JobId(i64::MIN));
+        let to = (scan.elf.to_owned(), Reverse(i32::MIN), i64::MAX, JobId(i64::MAX));
         Ok(self
             .t
             .ready
             .range(from..=to)
-            .filter_map(|(_, _, id)| self.t.jobs.get(id))
+            .filter_map(|(_, _, _, id)| self.t.jobs.get(id))
             .filter(|j| j.row.not_before <= scan.now && scan.tasks.contains(&j.row.task))
             .take(scan.max as usize)
             .map(|j| (j.row.clone(), j.args.clone()))
@@ -290,14 +292,20 @@ impl Read for MemTx<'_> {
         Ok(self.count_jobs(query))
     }
 
-    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+    fn vtime(&mut self) -> Result<i64> {
+        Ok(self.t.vtime)
+    }
+
+    fn recent_durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        let newest = self.t.jobs.keys().next_back().map_or(0, |id| id.0);
         Ok(self
             .t
             .jobs
-            .values()
+            .range(JobId(newest.saturating_sub(RECENT_JOBS) + 1)..)
             .rev()
-            .filter(|j| j.row.state == JobState::Succeeded && j.row.elf == elf && j.row.task == task)
-            .filter_map(|j| Some(u64::try_from(j.row.finished_at? - j.row.started_at?).unwrap_or(0)))
+            .map(|(_, j)| &j.row)
+            .filter(|r| r.state == JobState::Succeeded && r.elf == elf && r.task == task)
+            .filter_map(|r| Some(r.finished_at?.saturating_sub(r.started_at?).max(0) as u64))
             .take(limit as usize)
             .collect())
     }

@@ -31,7 +31,7 @@ pub(super) struct Tables {
     pub(super) jobs: BTreeMap<JobId, MemJob>,
     pub(super) job_keys: HashMap<(RunId, String), JobId>,
     /// Ready jobs in claim order per elf.
-    pub(super) ready: BTreeSet<(String, Reverse<i32>, JobId)>,
+    pub(super) ready: BTreeSet<(String, Reverse<i32>, i64, JobId)>,
     /// Claimed jobs by lease expiry.
     pub(super) leases: BTreeSet<(Millis, JobId)>,
     /// Claimed jobs by holder.
@@ -67,6 +67,8 @@ pub(super) struct Tables {
     pub(super) last_seq: i64,
     /// Bumped at every commit.
     pub(super) version: i64,
+    /// The largest turn claimed so far.
+    pub(super) vtime: i64,
 }
 
 /// How to undo one write.
@@ -96,6 +98,9 @@ pub(super) enum Undo {
     Step((JobId, u32), Option<Box<Step>>),
     Signal(SignalId, Option<Box<Signal>>),
     NextSignal(SignalId),
+    Vtime(i64),
+    /// A job's (turn, rank) as it was.
+    Turn(JobId, i64, u64),
     /// Everything as it was (for the rare writes that touch many tables).
     Snapshot(Box<Tables>),
 }
@@ -126,6 +131,8 @@ impl Tables {
         row.priority = job.row.priority;
         row.ndeps = job.row.ndeps;
         row.parent = job.row.parent;
+        row.turn = job.row.turn;
+        row.rank_ms = job.row.rank_ms;
         if row.elf != job.row.elf {
             row.elf.clone_from(&job.row.elf);
         }
@@ -141,6 +148,20 @@ impl Tables {
         Some(old)
     }
 
+    /// Sets a job's turn and rank, keeping the indexes; returns the old
+    /// ones (`None` for a missing job).
+    pub(super) fn set_turn(&mut self, id: JobId, turn: i64, rank_ms: u64) -> Option<(i64, u64)> {
+        let row = self.jobs.get(&id)?.row.clone();
+        self.unindex(&row);
+        let job = self.jobs.get_mut(&id)?;
+        let old = (job.row.turn, job.row.rank_ms);
+        job.row.turn = turn;
+        job.row.rank_ms = rank_ms;
+        let row = job.row.clone();
+        self.index(&row);
+        Some(old)
+    }
+
     fn index(&mut self, row: &JobRow) {
         self.by_run.insert((row.run, row.id));
         if let Some(p) = row.parent {
@@ -151,7 +172,7 @@ impl Tables {
                 self.waiting.insert((row.elf.clone(), row.not_before, row.id));
             }
             JobState::Ready => {
-                self.ready.insert((row.elf.clone(), Reverse(row.priority), row.id));
+                self.ready.insert((row.elf.clone(), Reverse(row.priority), row.turn, row.id));
             }
             JobState::Claimed => {
                 self.leases.insert((row.lease_until.unwrap_or(Millis::MAX), row.id));
@@ -173,7 +194,7 @@ impl Tables {
                 self.waiting.remove(&(row.elf.clone(), row.not_before, row.id));
             }
             JobState::Ready => {
-                self.ready.remove(&(row.elf.clone(), Reverse(row.priority), row.id));
+                self.ready.remove(&(row.elf.clone(), Reverse(row.priority), row.turn, row.id));
             }
             JobState::Claimed => {
                 self.leases.remove(&(row.lease_until.unwrap_or(Millis::MAX), row.id));
@@ -309,6 +330,10 @@ impl Tables {
                 }
             },
             Undo::NextSignal(v) => self.next_signal = v,
+            Undo::Vtime(v) => self.vtime = v,
+            Undo::Turn(id, turn, rank) => {
+                self.set_turn(id, turn, rank);
+            }
         }
     }
 }

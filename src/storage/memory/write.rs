@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::tables::{MemJob, Tables, Undo};
-use crate::model::{ElfInstance, Event, Failure, FailureId, Millis, Run, TaskVersion};
+use crate::model::{ElfInstance, Event, Failure, FailureId, JobId, Millis, Run, TaskVersion};
 use crate::storage::rows::{CatalogWrite, JobRow, LeaderRow, NewEvent, NewJob, NewResult, ResultRow, RunRow, Sequence};
 use crate::storage::seam::Tx;
 use crate::storage::{Dep, Error, Result, Token};
@@ -124,6 +124,23 @@ impl Tx for MemTx<'_> {
         for row in jobs {
             let old = self.t.set_row(row.clone()).ok_or_else(|| corrupt(format!("job {} is missing", row.id)))?;
             self.journal.push(Undo::Row(Box::new(old)));
+        }
+        Ok(())
+    }
+
+    fn set_turns(&mut self, turns: &[(JobId, i64, u64)]) -> Result<()> {
+        for (id, turn, rank) in turns {
+            if let Some((old_turn, old_rank)) = self.t.set_turn(*id, *turn, *rank) {
+                self.journal.push(Undo::Turn(*id, old_turn, old_rank));
+            }
+        }
+        Ok(())
+    }
+
+    fn advance_vtime(&mut self, turn: i64) -> Result<()> {
+        if turn > self.t.vtime {
+            self.journal.push(Undo::Vtime(self.t.vtime));
+            self.t.vtime = turn;
         }
         Ok(())
     }

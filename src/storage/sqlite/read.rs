@@ -5,11 +5,12 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde_json::{Value, json};
 
 use super::rows::{self, ELF_COLS, EVENT_COLS, FAILURE_COLS, JOB_COLS, RUN_COLS, TASK_COLS};
-use super::sql::{CLAIMABLE, EXPIRED, HELD_BY, JOB_ROW_COLS, OPEN_JOBS, Sql};
+use super::sql::{CLAIMABLE, EXPIRED, HELD_BY, JOB_ROW_COLS, OPEN_JOBS, RECENT_DURATIONS, Sql};
 use crate::model::{
     ElfInstance, ElfState, Event, Failure, FailureId, InstanceId, Job, JobId, Millis, Run, RunId, TaskSha, TaskVersion,
 };
 use crate::storage::rows::{CatalogRow, ClaimScan, JobRow, JobStats, LeaderRow, ResultRow, RunRow};
+use crate::storage::seam::RECENT_JOBS;
 use crate::storage::seam::Read;
 use crate::storage::{Dep, EventQuery, FailureQuery, JobQuery, Result, RunQuery, Token};
 
@@ -96,9 +97,12 @@ impl Sql<'_> {
 
 impl Read for Sql<'_> {
     fn run(&mut self, id: RunId) -> Result<Option<RunRow>> {
-        let sql = format!("SELECT {RUN_COLS}, idem_key FROM runs WHERE id = ?1");
+        let sql = format!("SELECT {RUN_COLS}, idem_key, vstart, weight FROM runs WHERE id = ?1");
         let out = self.conn.prepare_cached(&sql).and_then(|mut s| {
-            s.query_row([id.0], |r| Ok(RunRow { run: rows::run(r)?, idempotency_key: r.get(11)? })).optional()
+            s.query_row([id.0], |r| {
+                Ok(RunRow { run: rows::run(r)?, idempotency_key: r.get(11)?, vstart: r.get(12)?, weight: r.get(13)? })
+            })
+            .optional()
         });
         self.ctx("read a run", out)
     }
@@ -164,7 +168,7 @@ impl Read for Sql<'_> {
         let tasks = serde_json::to_string(scan.tasks).map_err(|e| self.bad_data("encode task names", e.to_string()))?;
         let mut policies = rows::Policies::default();
         self.many("find claimable jobs", &CLAIMABLE, params![scan.elf, scan.now, tasks, scan.max], |r| {
-            Ok((rows::job_row_with(r, &mut policies)?, rows::json(r, 22)?))
+            Ok((rows::job_row_with(r, &mut policies)?, rows::json(r, 24)?))
         })
     }
 
@@ -334,15 +338,17 @@ impl Read for Sql<'_> {
         self.count_jobs(query)
     }
 
-    fn durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
-        // Newest first on the primary key: recent successes are found
-        // after a short walk back from the last job.
-        self.many(
-            "read a task's durations",
-            "SELECT finished_at - started_at FROM jobs WHERE elf = ?1 AND task = ?2 AND state = 'succeeded' \
-             AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?3",
-            params![elf, task, limit],
-            |r| Ok(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
-        )
+    fn vtime(&mut self) -> Result<i64> {
+        let out = self
+            .conn
+            .prepare_cached("SELECT vtime FROM sched WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional());
+        Ok(self.ctx("read the virtual time", out)?.unwrap_or(0))
+    }
+
+    fn recent_durations(&mut self, elf: &str, task: &str, limit: u32) -> Result<Vec<u64>> {
+        self.many("read recent durations", &RECENT_DURATIONS, params![elf, task, limit, RECENT_JOBS], |r| {
+            Ok(r.get::<_, i64>(0)?.max(0) as u64)
+        })
     }
 }

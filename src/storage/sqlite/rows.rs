@@ -14,7 +14,7 @@ use crate::storage::rows::JobRow;
 /// The columns `job` reads, in order.
 pub(super) const JOB_COLS: &str = "id, run, key, elf, task, args, state, unmet, priority, attempt, retry, \
     timeout_ms, expected_sha, ran_sha, holder, lease_until, epoch, not_before, created_at, updated_at, \
-    started_at, finished_at, max_attempts, lost, parent";
+    started_at, finished_at, max_attempts, lost, parent, turn, rank_ms";
 
 pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -43,6 +43,8 @@ pub(super) fn job(r: &Row<'_>) -> rusqlite::Result<Job> {
         max_attempts: r.get(22)?,
         lost: r.get(23)?,
         parent: r.get::<_, Option<i64>>(24)?.map(JobId),
+        turn: r.get(25)?,
+        rank_ms: r.get::<_, i64>(26)?.max(0) as u64,
     })
 }
 
@@ -95,6 +97,8 @@ pub(super) fn job_row_with(r: &Row<'_>, policies: &mut Policies) -> rusqlite::Re
         started_at: r.get(19)?,
         finished_at: r.get(20)?,
         parent: r.get::<_, Option<i64>>(21)?.map(JobId),
+        turn: r.get(22)?,
+        rank_ms: r.get::<_, i64>(23)?.max(0) as u64,
     })
 }
 

@@ -8,7 +8,7 @@
 pub(super) const APPLICATION_ID: i64 = 0x4D59_434C;
 
 /// Migration `i` takes a store from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, TOKENS, FLOWS, AGENTS, SEALED];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, TOKENS, FLOWS, AGENTS, SEALED, SCHED];
 
 /// The newest schema version this build knows.
 pub(super) const CURRENT: u32 = MIGRATIONS.len() as u32;
@@ -276,6 +276,25 @@ const SEALED: &str = r#"
 ALTER TABLE runs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1;
 "#;
 
+/// Scheduling: each job's turn (fair share between runs, critical path
+/// within its run) and the rank it came from; each run's virtual start and
+/// weight; the store's virtual time (the largest turn claimed so far). The
+/// claim's index orders ready jobs by (priority, turn, id). Jobs of an older
+/// store get turn 0: they come first, in id order, as they did.
+const SCHED: &str = r#"
+ALTER TABLE jobs ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN rank_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE sched(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  vtime INTEGER NOT NULL
+) STRICT;
+INSERT INTO sched(id, vtime) VALUES (1, 0);
+DROP INDEX jobs_ready;
+CREATE INDEX jobs_ready ON jobs(elf, priority DESC, turn, id) WHERE state = 'ready';
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +336,42 @@ mod tests {
         let ddl = MIGRATIONS.join("\n");
         assert!(ddl.contains(&format!("WHERE state = '{}'", JobState::Ready.as_str())));
         assert!(ddl.contains(&format!("WHERE state = '{}'", JobState::Claimed.as_str())));
+    }
+
+    /// A store of every version migrates to the latest: the claim then runs
+    /// on the partial index `jobs_ready` in its order (priority, turn, id),
+    /// with no sort step, and older jobs get turn 0.
+    #[test]
+    fn the_claim_is_an_index_scan_in_claim_order_after_migrating() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let (old, new) = MIGRATIONS.split_at(MIGRATIONS.len() - 1);
+        for step in old {
+            conn.execute_batch(step).expect("migrate");
+        }
+        conn.execute(
+            "INSERT INTO jobs(id, run, elf, task, args, state, unmet, ndeps, priority, max_attempts, retry, \
+             created_at, updated_at) VALUES (1, 1, 'e', 't', '[]', 'ready', 0, 0, 0, 1, '{}', 0, 0)",
+            [],
+        )
+        .expect("a job of the previous schema");
+        for step in new {
+            conn.execute_batch(step).expect("migrate to the latest");
+        }
+        let (turn, rank): (i64, i64) = conn
+            .query_row("SELECT turn, rank_ms FROM jobs WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("row");
+        assert_eq!((turn, rank), (0, 0));
+        let vtime: i64 = conn.query_row("SELECT vtime FROM sched", [], |r| r.get(0)).expect("vtime");
+        assert_eq!(vtime, 0);
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", &*super::super::sql::CLAIMABLE))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params!["e", 0, "[\"t\"]", 8], |r| r.get::<_, String>(3))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            })
+            .expect("explain");
+        let text = plan.join(" | ");
+        assert!(text.contains("USING INDEX jobs_ready"), "the claim does not use jobs_ready: {text}");
+        assert!(!text.contains("TEMP B-TREE"), "the claim sorts: {text}");
     }
 }

@@ -43,14 +43,14 @@ fn lit(state: JobState) -> String {
 /// The columns a [`JobRow`](crate::storage::rows::JobRow) reads, in order.
 pub(super) const JOB_ROW_COLS: &str = "id, run, elf, task, priority, ndeps, retry, timeout_ms, state, unmet, \
     attempt, max_attempts, lost, ran_sha, holder, lease_until, epoch, not_before, updated_at, started_at, finished_at, \
-    parent";
+    parent, turn, rank_ms";
 
 /// Ready jobs of one elf and some tasks, in claim order (on the partial
 /// index `jobs_ready`, whose condition the query must repeat literally).
 pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {JOB_ROW_COLS}, args FROM jobs WHERE state = {ready} AND elf = ?1 AND not_before <= ?2 \
-         AND task IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, id LIMIT ?4",
+         AND task IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, turn, id LIMIT ?4",
         ready = lit(JobState::Ready)
     )
 });
@@ -59,6 +59,16 @@ pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
 /// `[id, epoch, attempt]`, in one statement (a rowid lookup per element).
 pub(super) const MARK_CLAIMED: &str = "UPDATE jobs SET state = ?1, holder = ?2, lease_until = ?3, started_at = ?4, \
      updated_at = ?5, epoch = c.value ->> 1, attempt = c.value ->> 2 FROM json_each(?6) AS c WHERE jobs.id = c.value ->> 0";
+/// The last successful attempts of one elf and task among the newest jobs
+/// (a bounded scan of the rowid, newest first), their durations.
+pub(super) static RECENT_DURATIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT finished_at - started_at FROM jobs WHERE id > (SELECT COALESCE(MAX(id), 0) FROM jobs) - ?4 \
+         AND state = {succeeded} AND elf = ?1 AND task = ?2 AND started_at IS NOT NULL AND finished_at IS NOT NULL \
+         ORDER BY id DESC LIMIT ?3",
+        succeeded = lit(JobState::Succeeded)
+    )
+});
 
 /// Claimed jobs whose lease ran out (on the partial index `jobs_lease`).
 pub(super) static EXPIRED: LazyLock<String> = LazyLock::new(|| {

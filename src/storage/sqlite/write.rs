@@ -5,7 +5,7 @@ use rusqlite::params;
 use std::fmt::Write as _;
 
 use super::sql::{MARK_CLAIMED, Sql};
-use crate::model::{ElfInstance, Failure, FailureId, Millis, Run, TaskVersion};
+use crate::model::{ElfInstance, Failure, FailureId, JobId, Millis, Run, TaskVersion};
 use crate::storage::rows::{CatalogWrite, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence};
 use crate::storage::seam::Tx;
 use crate::storage::{Dep, Result, Token};
@@ -59,7 +59,7 @@ impl Tx for Sql<'_> {
         let origin = self.encode("encode the origin", &r.created_by)?;
         let out = self.conn.execute(
             "INSERT INTO runs(id, name, labels, created_by, created_at, finished_at, state, idem_key, total, open, \
-             failed, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             failed, sealed, vstart, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 r.id.0,
                 r.name,
@@ -72,7 +72,9 @@ impl Tx for Sql<'_> {
                 r.total as i64,
                 r.open as i64,
                 r.failed as i64,
-                r.sealed
+                r.sealed,
+                row.vstart,
+                row.weight
             ],
         );
         self.ctx("insert a run", out).map(drop)
@@ -115,8 +117,9 @@ impl Tx for Sql<'_> {
         self.each(
             "insert jobs",
             "INSERT INTO jobs(id, run, key, elf, task, args, state, unmet, ndeps, priority, attempt, max_attempts, \
-             retry, timeout_ms, expected_sha, lost, created_at, updated_at, finished_at, parent, not_before) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+             retry, timeout_ms, expected_sha, lost, created_at, updated_at, finished_at, parent, not_before, turn, rank_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+             ?22, ?23)",
             &items,
             |s, (j, retry)| {
                 let r = &j.row;
@@ -141,7 +144,9 @@ impl Tx for Sql<'_> {
                     r.updated_at,
                     r.finished_at,
                     r.parent.map(|p| p.0),
-                    r.not_before
+                    r.not_before,
+                    r.turn,
+                    r.rank_ms.min(i64::MAX as u64) as i64
                 ])
             },
         )
@@ -210,6 +215,23 @@ impl Tx for Sql<'_> {
             rest = tail;
         }
         Ok(())
+    }
+
+    fn set_turns(&mut self, turns: &[(JobId, i64, u64)]) -> Result<()> {
+        self.each(
+            "reorder jobs",
+            "UPDATE jobs SET turn = ?2, rank_ms = ?3 WHERE id = ?1",
+            turns,
+            |s, (id, turn, rank)| s.execute(params![id.0, turn, (*rank).min(i64::MAX as u64) as i64]),
+        )
+    }
+
+    fn advance_vtime(&mut self, turn: i64) -> Result<()> {
+        let out = self
+            .conn
+            .prepare_cached("UPDATE sched SET vtime = ?1 WHERE id = 1 AND vtime < ?1")
+            .and_then(|mut s| s.execute([turn]));
+        self.ctx("advance the virtual time", out).map(drop)
     }
 
     fn insert_deps(&mut self, deps: &[Dep]) -> Result<()> {

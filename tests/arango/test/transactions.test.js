@@ -41,6 +41,21 @@ test('a transaction sees its own writes; others see them only after commit', asy
   assert.deepEqual([late.status, late.body.errorNum], [404, 1655]);
 });
 
+test('an uncommitted write in one database does not conflict with the same key in another', async () => {
+  const c = ctx.client;
+  const one = await c.database(dbName('one'), { meta: null });
+  const two = await c.database(dbName('two'), { meta: null });
+  const id = (await c.begin(one, { write: ['meta'] })).body.result.id;
+  await c.query(one, 'INSERT { _key: "counters", v: 1 } INTO meta', {}, {}, trxHeader(id));
+  // Same collection name, same key, another database: no conflict.
+  const other = await c.call('POST', `/_db/${two}/_api/document/meta`, { _key: 'counters', v: 2 });
+  assert.equal(other.status, 202);
+  // The same key in the same database still conflicts.
+  const same = await c.call('POST', `/_db/${one}/_api/document/meta`, { _key: 'counters', v: 3 });
+  assert.equal(same.body.errorNum, 1200);
+  await c.call('DELETE', `/_db/${one}/_api/transaction/${id}`);
+});
+
 test('a transaction reads the snapshot it started with', async () => {
   const c = ctx.client;
   const db = await c.database(dbName('snap'), { a: null });

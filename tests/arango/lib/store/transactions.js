@@ -303,7 +303,9 @@ class Transaction {
   /** Stages `newDoc` (null: removal) for `key`, replacing `oldDoc`, after every check. */
   stage(c, key, newDoc, oldDoc) {
     for (const t of this.store.active) {
-      if (t === this || !t.running()) continue;
+      // Documents of another database are other documents, whatever the
+      // collection's name.
+      if (t === this || t.db !== this.db || !t.running()) continue;
       const w = t.writes.get(c.name);
       if (w && w.has(key)) throw this.conflict(c, key, `transaction ${t.kind === 'stream' ? t.id : '(implicit)'} holds an uncommitted write to it`);
     }
@@ -326,7 +328,7 @@ class Transaction {
         }
       }
       for (const t of this.store.active) {
-        if (t === this || !t.running()) continue;
+        if (t === this || t.db !== this.db || !t.running()) continue;
         const p = t.pending.get(c.name);
         const k = p && p.get(idx.id) ? p.get(idx.id).get(entry) : undefined;
         if (k !== undefined && k !== key) throw this.conflict(c, k, `another transaction holds an uncommitted entry of unique index ${idx.name}`);
