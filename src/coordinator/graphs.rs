@@ -72,6 +72,9 @@ pub(crate) struct RunGraph {
     /// Per node: how long its successful attempt took, in ms (`u32::MAX`:
     /// not known).
     took: Vec<u32>,
+    /// Per node: the rank the store's order was last computed from (ms):
+    /// at submission, then the last ranks published.
+    ordered_by: Vec<u64>,
     /// Nodes with a producer in another run (not in this graph).
     outside: HashSet<NodeIndex<u32>>,
     /// Whether its ranks must be computed again.
@@ -95,6 +98,7 @@ impl RunGraph {
             task: Vec::new(),
             claimed_at: Vec::new(),
             took: Vec::new(),
+            ordered_by: Vec::new(),
             outside: HashSet::new(),
             dirty: true,
             next_rank: None,
@@ -128,6 +132,7 @@ impl RunGraph {
             _ => u32::MAX,
         };
         self.took.push(took);
+        self.ordered_by.push(row.rank_ms);
         self.dirty = true;
     }
 
@@ -219,7 +224,7 @@ impl RunGraph {
     /// they are not part of what remains). Returns the (job, rank ms) of
     /// the jobs an elf has not claimed yet (pending or ready), the ones a
     /// store may reorder.
-    fn rank(&mut self, duration: impl Fn(u32) -> u64) -> Vec<(JobId, u64)> {
+    fn rank(&mut self, duration: impl Fn(u32) -> u64) -> (Vec<(JobId, u64)>, bool) {
         let n = self.graph.node_count();
         let ids: Vec<JobId> = self.graph.node_weights().copied().collect();
         let durations: Vec<u64> =
@@ -230,10 +235,29 @@ impl RunGraph {
         self.critical_ms = path.first().map_or(0, |&i| rank[i as usize]);
         self.critical_path = path.iter().map(|&i| self.graph[NodeIndex::new(i as usize)]).collect();
         self.dirty = false;
-        (0..n)
-            .filter(|&i| matches!(self.state[i], JobState::Pending | JobState::Ready))
-            .map(|i| (self.graph[NodeIndex::new(i)], rank[i]))
-            .collect()
+        let open: Vec<usize> =
+            (0..n).filter(|&i| matches!(self.state[i], JobState::Pending | JobState::Ready)).collect();
+        let changed = self.reorders(&open, &rank);
+        if changed {
+            for &i in &open {
+                self.ordered_by[i] = rank[i];
+            }
+        }
+        (open.into_iter().map(|i| (self.graph[NodeIndex::new(i)], rank[i])).collect(), changed)
+    }
+
+    /// Whether ordering the `open` jobs by `rank` (highest first, ties by
+    /// id) differs from the order the store has them in (by the ranks they
+    /// were last ordered by): when it does not, publishing would rewrite
+    /// every turn for nothing (a run of independent jobs of one task, say).
+    fn reorders(&self, open: &[usize], rank: &[u64]) -> bool {
+        let id = |i: usize| self.graph[NodeIndex::new(i)];
+        let mut by_store = open.to_vec();
+        by_store.sort_by(|&a, &b| self.ordered_by[b].cmp(&self.ordered_by[a]).then(id(a).cmp(&id(b))));
+        by_store.windows(2).any(|w| {
+            let (a, b) = (w[0], w[1]);
+            !(rank[a] > rank[b] || (rank[a] == rank[b] && id(a) < id(b)))
+        })
     }
 }
 
@@ -475,8 +499,8 @@ impl Graphs {
     }
 
     /// Ranks again every run that needs it (new, grown, or whose durations
-    /// moved); returns each one's ranks of unclaimed jobs.
-    pub(crate) fn rank(&mut self) -> Vec<(RunId, Vec<(JobId, u64)>)> {
+    /// moved); returns each one's ranks of unclaimed jobs, and whether they change the order the store has (when not, they need not be written).
+    pub(crate) fn rank(&mut self) -> Vec<(RunId, Vec<(JobId, u64)>, bool)> {
         let medians = &self.medians;
         let mut out = Vec::new();
         let now = std::time::Instant::now();
@@ -485,11 +509,11 @@ impl Graphs {
                 continue;
             }
             let started = std::time::Instant::now();
-            let ranked = g.rank(|t| medians.get(&t).copied().unwrap_or(DEFAULT_DURATION_MS));
+            let (ranked, changed) = g.rank(|t| medians.get(&t).copied().unwrap_or(DEFAULT_DURATION_MS));
             let took = started.elapsed();
             g.next_rank = (took >= SPACED_FROM).then(|| std::time::Instant::now() + took * RANK_SPACING);
             self.ranked_with.insert(*run, medians.clone());
-            out.push((*run, ranked));
+            out.push((*run, ranked, changed));
         }
         out
     }
@@ -614,8 +638,56 @@ mod tests {
         assert_eq!(ranked.len(), 1);
         assert_eq!(ranked[0].1.len(), 2);
         assert!(ranked[0].1.iter().all(|(_, r)| *r == DEFAULT_DURATION_MS));
+        assert!(!ranked[0].2, "equal ranks keep the order the store has: nothing to write");
         // Nothing changed: nothing to rank again.
         assert!(g.rank().is_empty());
+    }
+
+    /// Ranks that change the order are to be written; ranks that keep it
+    /// are not.
+    #[test]
+    fn only_ranks_that_change_the_order_are_written() {
+        let clock = crate::lifecycle::ManualClock::new(1_000);
+        let store = Store::memory_with_clock(std::sync::Arc::new(clock.clone()));
+        // a → b, and an independent job of a task not measured yet.
+        let jobs = vec![
+            JobSpec::new("e", "t", json!([0])),
+            JobSpec::new("e", "t", json!([{ "$output": "0" }])),
+            JobSpec::new("e", "slow", json!([1])),
+        ];
+        let sub = store.submit(&Submission { run: RunSpec::named("r"), jobs }).expect("submit");
+        let mut g = Graphs::build(&store, 1_000).expect("build");
+        g.refresh_durations(&store).expect("durations");
+        let first = g.rank();
+        assert!(!first[0].2, "the coordinator agrees with the submission's ranks");
+        // `slow` is measured at 500 ms (another run): it now goes first.
+        let other = store
+            .submit(&Submission { run: RunSpec::named("m"), jobs: vec![JobSpec::new("e", "slow", json!([9]))] })
+            .expect("submit");
+        let me = InstanceId::random();
+        let slow = vec!["slow".to_owned()];
+        let mut taken = Vec::new();
+        for c in
+            store.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &slow, max: 2, ttl_ms: 60_000 }).expect("claim")
+        {
+            if c.run == other.run {
+                taken.push(c.lease);
+            } else {
+                store.release(&[c.lease]).expect("release");
+            }
+        }
+        clock.advance(500);
+        let done: Vec<Completion> =
+            taken.into_iter().map(|lease| Completion { lease, ran_sha: None, value: json!(0) }).collect();
+        store.complete(&done).expect("complete");
+        g.follow(&store).expect("follow");
+        g.refresh_durations(&store).expect("durations");
+        let again = g.rank();
+        let mine = again.iter().find(|(run, _, _)| *run == sub.run).expect("ranked again");
+        assert!(mine.2, "a measured duration that reorders the run is written");
+        assert_eq!(publish_ranks(&store, sub.run, &mine.1).expect("publish"), 3);
+        let turn = |id: JobId| store.job(id).expect("read").expect("exists").turn;
+        assert!(turn(sub.jobs[2]) < turn(sub.jobs[0]), "the slow job is claimed before the chain now");
     }
 
     /// A run over the bound is not held (and said so); the others are.
@@ -744,7 +816,7 @@ mod tests {
         );
         assert!(bytes <= 300_000_000, "{bytes} bytes");
         // Ranking it (transient arrays) works and is bounded too.
-        let ranked = g.rank(|_| 10);
+        let (ranked, _) = g.rank(|_| 10);
         assert_eq!(ranked.len(), n as usize);
         assert!(g.critical_ms >= 10);
     }

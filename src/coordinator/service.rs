@@ -295,8 +295,9 @@ impl<'a> Coordinator<'a> {
                 .call(move |s| {
                     let ranked = lock(&g).rank();
                     let mut out = Vec::with_capacity(ranked.len());
-                    for (run, ranks) in ranked {
-                        out.push((run, publish_ranks(s, run, &ranks)?));
+                    for (run, ranks, changed) in ranked {
+                        // Ranks that keep the store's order are not written.
+                        out.push((run, if changed { publish_ranks(s, run, &ranks)? } else { 0 }));
                     }
                     Ok(out)
                 })
