@@ -261,6 +261,10 @@ impl RunGraph {
     }
 }
 
+/// A run's ranks of unclaimed jobs `(job, rank ms)`, and whether they change
+/// the order the store has its jobs in.
+pub(crate) type RunRanks = (RunId, Vec<(JobId, u64)>, bool);
+
 /// What following the log did in one round.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Followed {
@@ -500,7 +504,7 @@ impl Graphs {
 
     /// Ranks again every run that needs it (new, grown, or whose durations
     /// moved); returns each one's ranks of unclaimed jobs, and whether they change the order the store has (when not, they need not be written).
-    pub(crate) fn rank(&mut self) -> Vec<(RunId, Vec<(JobId, u64)>, bool)> {
+    pub(crate) fn rank(&mut self) -> Vec<RunRanks> {
         let medians = &self.medians;
         let mut out = Vec::new();
         let now = std::time::Instant::now();
