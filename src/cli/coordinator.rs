@@ -31,7 +31,7 @@ pub(crate) struct Args {
     /// The most jobs the leader holds in its in-memory graphs, in all runs
     /// (about 75 bytes each); a run that would go over is scheduled without
     /// the coordinator's rank updates.
-    #[arg(long, default_value_t = crate::coordinator::DEFAULT_GRAPH_MAX_JOBS)]
+    #[arg(long, env = "MYCELIUM_GRAPH_MAX_JOBS", default_value_t = crate::coordinator::DEFAULT_GRAPH_MAX_JOBS)]
     pub(crate) graph_max_jobs: u64,
 }
 
