@@ -105,6 +105,16 @@ pub(super) fn base(w: &mut Work<'_>, run: &RunRow) -> Result<i64> {
     Ok(run.vstart.max(vtime.saturating_add(1)))
 }
 
+/// Where turns given to jobs added to `run` start when it had `before` jobs
+/// already (an open run's next chunk): after those, so that a run's later
+/// chunks continue its order instead of cutting in ahead of its own earlier
+/// jobs (which also keeps a streamed run's claims in id order), and never
+/// before every turn claimed so far.
+pub(super) fn append_base(w: &mut Work<'_>, run: &RunRow, before: u64) -> Result<i64> {
+    let own = run.vstart.saturating_add(turn(0, usize::try_from(before).unwrap_or(usize::MAX), run.weight, JobId(0)));
+    Ok(own.max(base(w, run)?))
+}
+
 /// The turn of the job at `position` in its run's order from `base`.
 pub(super) fn turn(base: i64, position: usize, weight: u32, id: JobId) -> i64 {
     if fifo() {

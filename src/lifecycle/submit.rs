@@ -153,7 +153,8 @@ fn create(w: &mut Work<'_>, run: RunId, spec: &RunSpec, n: u64, sealed: bool) ->
 fn add_jobs(w: &mut Work<'_>, run_row: &RunRow, plan: &Plan<'_>, ranks: &[u64]) -> Result<Submitted> {
     let now = w.now;
     let run = run_row.run.id;
-    let first_turn = sched::base(w, run_row)?;
+    let before = run_row.run.total.saturating_sub(plan.jobs.len() as u64);
+    let first_turn = sched::append_base(w, run_row, before)?;
     let positions = sched::positions(ranks);
     // Existing producers must exist; their state decides the consumer's.
     let mut wanted: Vec<JobId> = Vec::new();

@@ -170,3 +170,22 @@ pub fn o06_cancel_ends_an_open_run(url: &str) {
     assert_eq!(s.cancel_run(empty, "driver gone").expect("cancel"), 0);
     assert_eq!(s.run(empty).expect("run").expect("exists").state, RunState::Cancelled);
 }
+
+/// O7: an open run's later chunks continue its order: after a claim moved
+/// the virtual time, a new chunk's jobs come after the run's own earlier
+/// ones instead of cutting in between them.
+pub fn o07_later_chunks_come_after_earlier_ones(url: &str) {
+    let s = store(url);
+    let run = open(&s, "o7");
+    let first = s.append(run, &(0..3).map(|i| job("e", json!(["a", i]))).collect::<Vec<_>>()).expect("chunk").jobs;
+    let me = InstanceId::random();
+    let taken: Vec<_> = claim(&s, &me, "e", 1, 60_000).into_iter().map(|c| c.lease.job).collect();
+    assert_eq!(taken, vec![first[0]]);
+    let second = s.append(run, &(0..3).map(|i| job("e", json!(["b", i]))).collect::<Vec<_>>()).expect("chunk").jobs;
+    let rest: Vec<_> = claim(&s, &me, "e", 10, 60_000).into_iter().map(|c| c.lease.job).collect();
+    let mut want = first[1..].to_vec();
+    want.extend(&second);
+    let mut by_turn = rest.clone();
+    by_turn.sort_by_key(|id| s.job(*id).expect("read").expect("exists").turn);
+    assert_eq!(by_turn, want, "the run's earlier jobs first, then the new chunk, in order");
+}
