@@ -171,6 +171,12 @@ pub fn ranks_by_index(ids: Vec<JobId>, durations: Vec<u64>, edges: Vec<(u32, u32
     (rank, path)
 }
 
+/// The ranks alone on dense indices (no critical path), for submission,
+/// which only orders the jobs it inserts.
+pub(crate) fn ranks_of_index(ids: Vec<JobId>, durations: Vec<u64>, edges: Vec<(u32, u32)>) -> Vec<u64> {
+    Compact::dense(ids, durations, edges).ranks()
+}
+
 /// The median of `samples` (the lower middle of an even count); `None` when
 /// empty.
 pub fn median(samples: &[u64]) -> Option<u64> {

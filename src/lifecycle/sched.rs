@@ -177,9 +177,9 @@ pub(super) fn ranks(w: &mut Work<'_>, plan: &Plan<'_>) -> Result<Vec<u64>> {
         }
     }
     // Placeholder ids: only the ranks are wanted, and the rule is the
-    // coordinator's (`rank::ranks_by_index`).
+    // coordinator's (`rank`).
     let ids = (0..n as i64).map(JobId).collect();
-    Ok(super::rank::ranks_by_index(ids, own, edges).0)
+    Ok(super::rank::ranks_of_index(ids, own, edges))
 }
 
 /// Where a reordering done in batches continues: the base its first batch
