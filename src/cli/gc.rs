@@ -28,12 +28,21 @@ pub(crate) struct Args {
     /// reclaimed space as they go; writers wait meanwhile).
     #[arg(long)]
     pub(crate) vacuum: bool,
+    /// Jobs deleted per transaction (default: adapted so that each write
+    /// holds the store for about 20 ms).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) jobs_per_write: Option<u32>,
 }
 
 /// Runs `mycelium gc`.
 pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) -> Result<()> {
     let older_than_ms = parse_duration(&args.older_than).context("--older-than")?;
-    let retention = Retention { older_than_ms, keep_failures: args.keep_failures, dry_run: args.dry_run };
+    let retention = Retention {
+        older_than_ms,
+        keep_failures: args.keep_failures,
+        dry_run: args.dry_run,
+        jobs_per_write: args.jobs_per_write,
+    };
     let mut collected = store.collect(&retention).context("delete finished runs")?;
     if args.vacuum && !args.dry_run {
         collected.reclaimed = store.vacuum().context("vacuum the store")?;
@@ -56,13 +65,22 @@ pub(crate) fn run(store: &Store, args: Args, out: &mut dyn Write, json: bool) ->
     }
     writeln!(
         out,
-        "{verb} {} run(s){listed}: {} job(s), {} result(s), {} event(s), {} failure record(s){}",
+        "{verb} {} run(s){listed}: {} job(s), {} result(s), {} event(s), {} failure record(s){}, {} task version(s)",
         d.runs,
         d.jobs,
         d.results,
         d.events,
         d.failures,
-        if args.keep_failures { " (failures kept)" } else { "" }
+        if args.keep_failures { " (failures kept)" } else { "" },
+        d.versions
+    )?;
+    writeln!(
+        out,
+        "in {:.2} s ({:.0} jobs/s), {} write(s), the longest {:.1} ms",
+        collected.seconds,
+        d.jobs as f64 / collected.seconds.max(f64::MIN_POSITIVE),
+        collected.writes,
+        collected.longest_write_ms
     )?;
     match collected.reclaimed {
         Reclaimed::Bytes { bytes } => writeln!(out, "gave {} back to the filesystem", human_bytes(bytes))?,

@@ -231,6 +231,7 @@ impl<'a> Coordinator<'a> {
                 older_than_ms: i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
                 keep_failures: false,
                 dry_run: false,
+                jobs_per_write: None,
             };
             let collected = self.store.call(move |s| s.collect(&retention)).await?;
             if !collected.runs.is_empty() {
@@ -238,6 +239,9 @@ impl<'a> Coordinator<'a> {
                     runs = collected.deleted.runs,
                     jobs = collected.deleted.jobs,
                     events = collected.deleted.events,
+                    versions = collected.deleted.versions,
+                    writes = collected.writes,
+                    longest_write_ms = collected.longest_write_ms,
                     "deleted finished runs past their retention"
                 );
             }

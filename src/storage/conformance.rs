@@ -586,7 +586,13 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
     let open = submit(&s, vec![job("ret", json!([3]))]);
     let run_c = s.job(open[0]).expect("read").expect("exists").run;
     let day = 86_400_000;
-    let r = |older_than_ms, keep_failures, dry_run| Retention { older_than_ms, keep_failures, dry_run };
+    // One job per write: every run is deleted over several writes.
+    let r = |older_than_ms, keep_failures, dry_run| Retention {
+        older_than_ms,
+        keep_failures,
+        dry_run,
+        jobs_per_write: Some(1),
+    };
     // Nothing ended a day ago yet.
     assert!(s.collect(&r(day, false, false)).expect("collect").runs.is_empty());
     clock.advance(2 * day);

@@ -4,7 +4,7 @@
 //! [`Tx`](super::seam::Tx), whose supertraits they are.
 
 use super::Result;
-use crate::model::{Millis, RunId};
+use crate::model::{JobId, Millis, RunId, TaskSha};
 
 /// What deleting runs removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -19,6 +19,9 @@ pub struct Deleted {
     pub failures: u64,
     /// Events.
     pub events: u64,
+    /// Task versions no longer named by anything kept (their source and
+    /// their names).
+    pub versions: u64,
 }
 
 impl Deleted {
@@ -29,6 +32,7 @@ impl Deleted {
         self.results += other.results;
         self.failures += other.failures;
         self.events += other.events;
+        self.versions += other.versions;
     }
 }
 
@@ -37,12 +41,29 @@ pub(crate) trait RetentionRead {
     /// Runs that ended (succeeded, failed or cancelled) before `before`,
     /// oldest id first, at most `limit`.
     fn finished_runs(&mut self, before: Millis, limit: u32) -> Result<Vec<RunId>>;
+
+    /// The task versions that no job, flow step, failure record or running
+    /// elf instance names, and the largest job id when looked (jobs
+    /// submitted after it are checked again by
+    /// [`RetentionTx::delete_versions`]). A scan of every job: done outside
+    /// any write.
+    fn unreferenced_versions(&mut self) -> Result<(Vec<TaskSha>, JobId)>;
 }
 
 /// Writes retention needs.
 pub(crate) trait RetentionTx {
-    /// Deletes `runs` with their jobs, edges, results, events, flows'
-    /// histories and signals, and (unless `keep_failures`) failure records.
-    /// Task versions, elves, tokens and the agents' catalog stay.
-    fn delete_runs(&mut self, runs: &[RunId], keep_failures: bool) -> Result<Deleted>;
+    /// Deletes at most `max_jobs` jobs of `runs`, taken in order, with
+    /// their edges, results, events, flows' histories and signals and
+    /// (unless `keep_failures`) failure records; a run none of whose jobs is
+    /// left goes too, with its own events and failure records. So the first
+    /// `runs` of the answer are gone entirely, the next one perhaps in part.
+    /// Elves, tokens and the agents' catalog stay; task versions go by
+    /// [`RetentionTx::delete_versions`].
+    fn delete_runs(&mut self, runs: &[RunId], max_jobs: u32, keep_failures: bool) -> Result<Deleted>;
+
+    /// Deletes those of `shas` (found unreferenced by
+    /// [`RetentionRead::unreferenced_versions`]) that no job submitted after
+    /// `after` and no running elf instance names now, with their names;
+    /// returns how many went.
+    fn delete_versions(&mut self, shas: &[TaskSha], after: JobId) -> Result<u64>;
 }

@@ -101,9 +101,12 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Gives the space of deleted data back to the filesystem, when the
-    /// backend keeps it otherwise; what it gave back, in bytes, when known.
-    fn reclaim(&self) -> Result<Reclaimed> {
+    /// Gives the space of deleted data back to the filesystem, at most
+    /// `max_pages` pages of it per call (one short write), when the backend
+    /// keeps it otherwise; what it gave back, in bytes, when known: 0 once
+    /// nothing is left to give back.
+    fn reclaim(&self, max_pages: u32) -> Result<Reclaimed> {
+        let _ = max_pages;
         Ok(Reclaimed::NotNeeded)
     }
 

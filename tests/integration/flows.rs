@@ -243,7 +243,8 @@ fn signal_across_a_crash(url: &str) {
     drop(fleet);
     // Retention deletes the ended runs with the flows' histories and signals.
     std::thread::sleep(Duration::from_millis(20));
-    let all = mycelium::storage::Retention { older_than_ms: 0, keep_failures: false, dry_run: false };
+    let all =
+        mycelium::storage::Retention { older_than_ms: 0, keep_failures: false, dry_run: false, jobs_per_write: None };
     let got = store.collect(&all).expect("collect");
     assert!(got.runs.contains(&f.run), "{got:?}");
     assert!(store.job(waiting).expect("job").is_none());

@@ -351,6 +351,34 @@ pub(super) const REMOVE_FLOW_SIGNALS: &str =
     "FOR g IN flow_signals FILTER g.flow IN @jobs REMOVE g IN flow_signals RETURN 1";
 /// Removes the failures of `@runs`.
 pub(super) const REMOVE_FAILURES: &str = "FOR f IN failures FILTER f.run IN @runs REMOVE f IN failures RETURN 1";
+/// Removes at most `@limit` jobs of `@run`; their ids.
+pub(super) const REMOVE_SOME_RUN_JOBS: &str =
+    "FOR j IN jobs FILTER j.run == @run LIMIT @limit REMOVE j IN jobs RETURN OLD.id";
+/// Removes the failures of `@jobs`.
+pub(super) const REMOVE_JOB_FAILURES: &str = "FOR f IN failures FILTER f.job IN @jobs REMOVE f IN failures RETURN 1";
+/// The task versions no job, flow step, failure record or running elf
+/// instance names, and the largest job id.
+pub(super) const UNREFERENCED_VERSIONS: &str = "LET named = UNION_DISTINCT(
+  (FOR j IN jobs FILTER j.expected_sha != null RETURN DISTINCT j.expected_sha),
+  (FOR j IN jobs FILTER j.ran_sha != null RETURN DISTINCT j.ran_sha),
+  (FOR s IN flow_steps FILTER s.sha != null RETURN DISTINCT s.sha),
+  (FOR f IN failures LET sha = JSON_PARSE(f.report).ran_sha FILTER sha != null RETURN DISTINCT sha),
+  (FOR e IN elves FILTER e.state == @running FOR t IN e.tasks RETURN DISTINCT t))
+RETURN {
+  shas: (FOR t IN tasks FILTER t._key NOT IN named RETURN t._key),
+  last: MAX(FOR j IN jobs RETURN j.id)
+}";
+/// Those of `@shas` that no job after `@after` and no running elf instance
+/// names.
+pub(super) const VERSIONS_TO_DELETE: &str = "LET named = UNION_DISTINCT(
+  (FOR j IN jobs FILTER j.id > @after AND j.expected_sha IN @shas RETURN DISTINCT j.expected_sha),
+  (FOR e IN elves FILTER e.state == @running FOR t IN e.tasks FILTER t IN @shas RETURN DISTINCT t))
+FOR sha IN @shas FILTER sha NOT IN named RETURN sha";
+/// Removes the task versions `@shas` that exist; their keys.
+pub(super) const REMOVE_VERSIONS: &str = "FOR t IN tasks FILTER t._key IN @shas REMOVE t IN tasks RETURN OLD._key";
+/// Removes the names of the task versions `@shas`.
+pub(super) const REMOVE_VERSION_NAMES: &str =
+    "FOR n IN task_names FILTER n.sha IN @shas REMOVE n IN task_names RETURN 1";
 
 /// Every query this backend can send: (name, text, bind parameter names).
 pub(super) const ALL: &[(&str, &str, &[&str])] = &[
@@ -435,6 +463,12 @@ pub(super) const ALL: &[(&str, &str, &[&str])] = &[
     ("REMOVE_FAILURES", REMOVE_FAILURES, &["runs"]),
     ("REMOVE_FLOW_STEPS", REMOVE_FLOW_STEPS, &["jobs"]),
     ("REMOVE_FLOW_SIGNALS", REMOVE_FLOW_SIGNALS, &["jobs"]),
+    ("REMOVE_SOME_RUN_JOBS", REMOVE_SOME_RUN_JOBS, &["run", "limit"]),
+    ("REMOVE_JOB_FAILURES", REMOVE_JOB_FAILURES, &["jobs"]),
+    ("UNREFERENCED_VERSIONS", UNREFERENCED_VERSIONS, &["running"]),
+    ("VERSIONS_TO_DELETE", VERSIONS_TO_DELETE, &["after", "shas", "running"]),
+    ("REMOVE_VERSIONS", REMOVE_VERSIONS, &["shas"]),
+    ("REMOVE_VERSION_NAMES", REMOVE_VERSION_NAMES, &["shas"]),
 ];
 
 #[cfg(test)]

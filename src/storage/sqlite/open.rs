@@ -199,10 +199,11 @@ impl Backend for SqliteBackend {
         conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
     }
 
-    /// Frees the pages deleted data left (an incremental vacuum), then
-    /// checkpoints so that the file shrinks. A store created before
-    /// incremental vacuuming existed needs one full rewrite first.
-    fn reclaim(&self) -> Result<Reclaimed> {
+    /// Frees at most `max_pages` of the pages deleted data left (an
+    /// incremental vacuum step); once none is left, checkpoints so that the
+    /// file shrinks. A store created before incremental vacuuming existed
+    /// needs one full rewrite first.
+    fn reclaim(&self, max_pages: u32) -> Result<Reclaimed> {
         let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _held = gate::enter(&self.gate).map_err(|e| Error::Unavailable {
             store: self.path.display().to_string(),
@@ -215,15 +216,20 @@ impl Backend for SqliteBackend {
         if mode != 2 {
             return Ok(if free > 0 { Reclaimed::NeedsVacuum } else { Reclaimed::Bytes { bytes: 0 } });
         }
-        // The pragma frees one page per step: step it to the end.
-        let freed = conn.prepare("PRAGMA incremental_vacuum").and_then(|mut stmt| {
+        if free == 0 {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err("checkpoint"))?;
+            return Ok(Reclaimed::Bytes { bytes: 0 });
+        }
+        let step = free.min(i64::from(max_pages.max(1)));
+        // The pragma frees one page per row it steps through.
+        let freed = conn.prepare(&format!("PRAGMA incremental_vacuum({step})")).and_then(|mut stmt| {
             let mut rows = stmt.query([])?;
             while rows.next()?.is_some() {}
             Ok(())
         });
         freed.map_err(self.err("vacuum incrementally"))?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err("checkpoint"))?;
-        Ok(Reclaimed::Bytes { bytes: u64::try_from(free * page).unwrap_or(0) })
+        let left = pragma("freelist_count")?;
+        Ok(Reclaimed::Bytes { bytes: u64::try_from((free - left).max(0) * page).unwrap_or(0) })
     }
 
     /// Rewrites the whole store (`VACUUM`), switching it to incremental
