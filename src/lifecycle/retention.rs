@@ -40,7 +40,7 @@ pub struct Retention {
     /// Only count what would be deleted.
     pub dry_run: bool,
     /// Jobs deleted per transaction; `None` adapts it so that each write
-    /// takes about [`TARGET_WRITE`].
+    /// takes about 20 ms.
     pub jobs_per_write: Option<u32>,
 }
 
