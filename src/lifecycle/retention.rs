@@ -26,8 +26,8 @@ const FIRST_JOBS: u32 = 1_000;
 const MIN_JOBS: u32 = 16;
 const MAX_JOBS: u32 = 50_000;
 
-/// Pages given back to the filesystem per step (4 MiB of 4 KiB pages).
-const PAGES_PER_STEP: u32 = 1_024;
+/// Pages given back to the filesystem per step (1 MiB of 4 KiB pages).
+const PAGES_PER_STEP: u32 = 256;
 
 /// What [`Store::collect`] keeps and deletes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
