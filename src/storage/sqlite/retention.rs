@@ -103,8 +103,9 @@ impl RetentionTx for Sql<'_> {
                 },
             );
             let ids = self.ctx("find a finished run's jobs", out)?;
-            if !ids.is_empty() {
-                let list = serde_json::Value::from(ids.clone()).to_string();
+            let taken = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+            if taken > 0 {
+                let list = serde_json::Value::from(ids).to_string();
                 if !keep_failures {
                     let out = self
                         .conn
@@ -116,7 +117,6 @@ impl RetentionTx for Sql<'_> {
                     self.delete_counted(&mut d, sql, *counted, &list)?;
                 }
             }
-            let taken = u32::try_from(ids.len()).unwrap_or(u32::MAX);
             if taken == budget {
                 // Perhaps more are left: the next write goes on.
                 break;
