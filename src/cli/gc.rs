@@ -14,7 +14,7 @@ use crate::storage::{Reclaimed, Retention, Store};
 pub(crate) struct Args {
     /// Delete runs that ended at least this long ago (`30m`, `12h`, `7d`,
     /// `2w`; `0s` for every finished run).
-    #[arg(long, value_name = "AGE")]
+    #[arg(long, value_name = "AGE", visible_alias = "finished-before")]
     pub(crate) older_than: String,
     /// Keep the failure records of the runs deleted (tracebacks, inputs,
     /// groups).

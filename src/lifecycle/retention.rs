@@ -179,6 +179,10 @@ impl Store {
                     })
                 })?;
                 budget.took(t.elapsed());
+                // Copy what the write logged into the store now, outside any
+                // write: the log never grows to the size where a commit (an
+                // elf's, or the next of these) checkpoints it on the way.
+                self.inner.backend.checkpoint()?;
                 let whole = usize::try_from(d.runs).unwrap_or(usize::MAX).min(still.len());
                 progressed |= d.jobs > 0 || d.runs > 0;
                 out.runs.extend_from_slice(&still[..whole]);
@@ -198,6 +202,7 @@ impl Store {
             let n = out
                 .timed(|| self.write("delete unreferenced task versions", |w| w.tx.delete_versions(shas, last_job)))?;
             out.deleted.versions += n;
+            self.inner.backend.checkpoint()?;
         }
         if !out.runs.is_empty() || out.deleted.versions > 0 {
             out.reclaimed = self.reclaim(&mut out)?;
@@ -215,6 +220,7 @@ impl Store {
                 Reclaimed::Bytes { bytes } => total += bytes,
                 other => return Ok(other),
             }
+            self.inner.backend.checkpoint()?;
         }
     }
 

@@ -577,13 +577,21 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
     s.fail(&c.lease, &FailureReport::new(FailureKind::Error, "gone for good")).expect("fail");
     let run_a = s.job(a[0]).expect("read").expect("exists").run;
     assert_eq!(s.run(run_a).expect("run").expect("exists").state, RunState::Failed);
+    // Task versions: one that run B's job ran, one that the open run C's
+    // job pins, one nothing names.
+    let ran = version("fn ret_ran() -> u32 { 1 }");
+    let pinned = version("fn ret_pinned() -> u32 { 2 }");
+    let lone = version("fn ret_lone() -> u32 { 3 }");
+    s.record_tasks(&[ran.clone(), pinned.clone(), lone.clone()]).expect("record versions");
     // Run B: succeeds. Run C: stays open.
     let b = submit(&s, vec![job("ret", json!([2]))]);
     let c = take(1).expect("claim").remove(0);
     assert_eq!(c.lease.job, b[0]);
-    s.complete(&[done(c.lease, json!(2))]).expect("complete");
+    s.complete(&[Completion { lease: c.lease, ran_sha: Some(ran.sha.clone()), value: json!(2) }]).expect("complete");
     let run_b = s.job(b[0]).expect("read").expect("exists").run;
-    let open = submit(&s, vec![job("ret", json!([3]))]);
+    let mut pin = job("ret", json!([3]));
+    pin.expected_sha = Some(pinned.sha.clone());
+    let open = submit(&s, vec![pin]);
     let run_c = s.job(open[0]).expect("read").expect("exists").run;
     let day = 86_400_000;
     // One job per write: every run is deleted over several writes.
@@ -594,7 +602,12 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
         jobs_per_write: Some(1),
     };
     // Nothing ended a day ago yet.
-    assert!(s.collect(&r(day, false, false)).expect("collect").runs.is_empty());
+    let first = s.collect(&r(day, false, false)).expect("collect");
+    assert!(first.runs.is_empty());
+    // A version nothing names goes even when no run does; the others stay.
+    assert_eq!(first.deleted.versions, 1, "{:?}", first.deleted);
+    assert!(s.task_version(&lone.sha).expect("read").is_none(), "a version nothing names is deleted");
+    assert!(s.task_version(&ran.sha).expect("read").is_some(), "the version a kept job ran stays");
     clock.advance(2 * day);
     let dry = s.collect(&r(day, false, true)).expect("dry run");
     assert_eq!(dry.runs, vec![run_a, run_b]);
@@ -617,6 +630,11 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
     assert_eq!(s.result(b[0]).expect("result"), None);
     let kept = s.failures(&FailureQuery { run: Some(run_a), ..Default::default() }).expect("failures");
     assert!(!kept.is_empty(), "failures were kept");
+    // The version only deleted jobs ran goes; the one an open run's job
+    // pins stays.
+    assert!(s.task_version(&ran.sha).expect("read").is_none(), "the version deleted jobs ran is deleted");
+    assert!(s.task_version(&pinned.sha).expect("read").is_some(), "a version an open run pins is kept");
+    assert_eq!(got.deleted.versions, 1, "{:?}", got.deleted);
     // The open run is whole, and still runs.
     assert_eq!(s.run(run_c).expect("run").expect("exists").state, RunState::Running);
     let c = take(1).expect("claim").remove(0);
@@ -632,6 +650,8 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
     assert_eq!(got.runs, vec![run_c, run_d]);
     assert!(got.deleted.failures >= 1);
     assert!(s.failures(&FailureQuery { run: Some(run_d), ..Default::default() }).expect("failures").is_empty());
+    assert_eq!(got.deleted.versions, 1, "the pinned version goes with the last job that named it");
+    assert!(s.task_version(&pinned.sha).expect("read").is_none());
     assert!(s.collect(&r(day, false, false)).expect("collect").runs.is_empty());
     // A negative age is refused.
     assert!(s.collect(&r(-1, false, false)).is_err());

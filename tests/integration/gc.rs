@@ -96,3 +96,69 @@ fn gc_deletes_finished_runs_and_the_file_shrinks() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(s.runs(&Default::default()).expect("runs").len(), 1);
 }
+
+/// `mycelium gc` deleting finished runs in many small writes while two elf
+/// processes work another run: the live run loses nothing (every job
+/// succeeds on its first attempt, every result is there) and keeps moving
+/// while gc runs; the finished runs are gone, jobs, results and events.
+#[test]
+fn gc_runs_beside_elves_working_another_run() {
+    use crate::elves::bench;
+    use crate::util::{Proc, within};
+    use mycelium::model::{JobState, RunState};
+    use mycelium::storage::{EventQuery, JobQuery};
+    use std::time::Duration;
+
+    const LIVE: u64 = 3000;
+    let (url, _dir) = fresh_sqlite();
+    let s = Store::open(&url).expect("open");
+    finished_runs(&s, 10, 300);
+    let old: Vec<_> = s.runs(&Default::default()).expect("runs").into_iter().map(|r| r.id).collect();
+    assert_eq!(old.len(), 10);
+
+    let _e1 = Proc::elf("bench", &url, &["--slots", "16"]);
+    let _e2 = Proc::elf("bench", &url, &["--slots", "16"]);
+    let myc = mycelium::connect(&url).expect("connect");
+    let mut o = myc.orchestration("live");
+    let _outs: Vec<_> = (0..LIVE).map(|i| o.call(bench::nap::call(20, i))).collect();
+    let run = o.submit_blocking().expect("submit");
+    // 3,000 naps of 20 ms on 32 slots: about two seconds of work.
+    let done = || {
+        let p = run.progress().expect("progress");
+        p.total - p.open
+    };
+    let waited = std::time::Instant::now();
+    while done() == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(60), "the elves never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = done();
+    let o = myc_gc(&url);
+    let after = done();
+    assert!(o.status.success(), "{}", text(&o));
+    let got: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(got["deleted"]["runs"], 10, "{got}");
+    assert_eq!(got["deleted"]["jobs"], 3000, "{got}");
+    assert!(got["writes"].as_u64().expect("writes") >= 150, "one write per 20 jobs at least: {got}");
+    assert!(before < LIVE, "the live run had not finished when gc began");
+    assert!(after > before, "the elves made progress while gc ran ({before} → {after} of {LIVE})");
+    eprintln!("gc beside elves: {got}; the live run went from {before} to {after} jobs meanwhile");
+
+    within(Duration::from_secs(120), run.finished()).expect("the live run finishes");
+    let p = run.progress().expect("progress");
+    assert_eq!((p.state, p.failed), (RunState::Succeeded, 0), "{p:?}");
+    let values = run.values().expect("values");
+    assert_eq!(values.len() as u64, LIVE, "one result per job");
+    let jobs = s.jobs(&JobQuery { run: Some(run.id()), ..Default::default() }).expect("jobs");
+    assert!(jobs.iter().all(|j| j.state == JobState::Succeeded && j.attempt == 1), "gc cost a job an attempt");
+    for id in old {
+        assert!(s.run(id).expect("run").is_none(), "run {id} is deleted");
+        let events = s.events(&EventQuery { run: Some(id), limit: 10, ..Default::default() }).expect("events");
+        assert!(events.is_empty(), "run {id}'s events are deleted");
+    }
+}
+
+/// `mycelium --json gc --finished-before 0s`, 20 jobs per write.
+fn myc_gc(url: &str) -> Output {
+    myc(url, &["--json", "gc", "--finished-before", "0s", "--jobs-per-write", "20"])
+}

@@ -204,6 +204,17 @@ impl Backend for SqliteBackend {
     /// file shrinks. A store created before incremental vacuuming existed
     /// needs one full rewrite first.
     fn reclaim(&self, max_pages: u32) -> Result<Reclaimed> {
+        if self
+            .reader()
+            .query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))
+            .map_err(self.err("read the free pages"))?
+            == 0
+        {
+            // Nothing left to free: copy the log into the store without
+            // holding up writers, so that the truncating checkpoint below,
+            // which does, has only what they wrote meanwhile left to copy.
+            self.checkpoint()?;
+        }
         let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _held = gate::enter(&self.gate).map_err(|e| Error::Unavailable {
             store: self.path.display().to_string(),

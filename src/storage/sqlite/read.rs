@@ -341,8 +341,8 @@ impl Read for Sql<'_> {
     fn vtime(&mut self) -> Result<i64> {
         let out = self
             .conn
-            .prepare_cached("SELECT vtime FROM sched WHERE id = 1")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional());
+            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = ?1")
+            .and_then(|mut s| s.query_row([super::schema::VTIME_ROW], |r| r.get::<_, i64>(0)).optional());
         Ok(self.ctx("read the virtual time", out)?.unwrap_or(0))
     }
 

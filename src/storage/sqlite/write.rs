@@ -229,8 +229,8 @@ impl Tx for Sql<'_> {
     fn advance_vtime(&mut self, turn: i64) -> Result<()> {
         let out = self
             .conn
-            .prepare_cached("UPDATE sched SET vtime = ?1 WHERE id = 1 AND vtime < ?1")
-            .and_then(|mut s| s.execute([turn]));
+            .prepare_cached("UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2 AND seq < ?1")
+            .and_then(|mut s| s.execute(params![turn, super::schema::VTIME_ROW]));
         self.ctx("advance the virtual time", out).map(drop)
     }
 
