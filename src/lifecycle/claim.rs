@@ -10,7 +10,7 @@ use super::outcomes::{ClaimRequest, Completed, Turn, merge};
 use super::work::Work;
 use crate::model::{Claimed, Completion, JobId, JobState, Lease};
 use crate::storage::Result;
-use crate::storage::rows::{ClaimScan, NewEvent};
+use crate::storage::rows::{ClaimScan, ClaimSet, NewEvent};
 
 /// Leases expired by one claim at most (the coordinator reaps the rest).
 const EXPIRE_PER_CLAIM: u32 = 1000;
@@ -49,26 +49,19 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
         // this elf's to report.
         expire(w, overdue)?;
     }
-    let rows = w.tx.claimable(&ClaimScan { elf: req.elf, tasks: req.tasks, now, max: req.max })?;
+    let until = now.saturating_add(req.ttl_ms);
+    let set = ClaimSet { holder: req.instance, lease_until: until, now };
+    let rows = w.tx.claim_ready(&ClaimScan { elf: req.elf, tasks: req.tasks, now, max: req.max }, &set)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let until = now.saturating_add(req.ttl_ms);
     let holder = json!(req.instance.0).to_string();
-    let mut updated = Vec::with_capacity(rows.len());
     let mut claimed = Vec::with_capacity(rows.len());
     let mut fed: Vec<JobId> = Vec::new();
     // The virtual time moves to the largest turn claimed: one write per claim.
     let last_turn = rows.iter().map(|(r, _)| r.turn).max().unwrap_or(0);
     w.tx.advance_vtime(last_turn)?;
-    for (mut row, args) in rows {
-        row.state = JobState::Claimed;
-        row.holder = Some(req.instance.clone());
-        row.epoch += 1;
-        row.attempt += 1;
-        row.lease_until = Some(until);
-        row.started_at = Some(now);
-        row.updated_at = now;
+    for (row, args) in rows {
         let data = format!(r#"{{"epoch":{},"attempt":{},"holder":{holder}}}"#, row.epoch, row.attempt);
         w.event(NewEvent::job(now, row.run, row.id, JobState::Claimed, Some(data)));
         if row.ndeps > 0 {
@@ -85,9 +78,7 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
             timeout_ms: row.timeout_ms,
             lease_until: until,
         });
-        updated.push(row);
     }
-    w.tx.mark_claimed(&updated)?;
     if !fed.is_empty() {
         attach_inputs(w, &fed, &mut claimed)?;
     }

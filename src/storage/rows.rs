@@ -184,6 +184,32 @@ pub(crate) struct ClaimScan<'a> {
     pub(crate) max: u32,
 }
 
+/// What a claim writes into each job it takes: the one definition of the
+/// transition from `ready` to `claimed`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClaimSet<'a> {
+    /// The elf instance that takes the jobs.
+    pub(crate) holder: &'a InstanceId,
+    /// Their lease runs out then.
+    pub(crate) lease_until: Millis,
+    /// The time of the claim.
+    pub(crate) now: Millis,
+}
+
+impl ClaimSet<'_> {
+    /// Makes the ready `row` claimed: held by the holder until the lease
+    /// ends, one epoch and one attempt further, started now.
+    pub(crate) fn apply(&self, row: &mut JobRow) {
+        row.state = JobState::Claimed;
+        row.holder = Some(self.holder.clone());
+        row.epoch += 1;
+        row.attempt += 1;
+        row.lease_until = Some(self.lease_until);
+        row.started_at = Some(self.now);
+        row.updated_at = self.now;
+    }
+}
+
 /// The id sequences the lifecycle draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Sequence {

@@ -46,7 +46,7 @@ fn distinct(ids: &[JobId]) -> Vec<JobId> {
 
 impl Sql<'_> {
     /// Runs a query that yields `T`s.
-    fn many<T>(
+    pub(super) fn many<T>(
         &self,
         what: &str,
         sql: &str,

@@ -392,6 +392,17 @@ mod tests {
         let text = plan.join(" | ");
         assert!(text.contains("USING INDEX jobs_ready"), "the claim does not use jobs_ready: {text}");
         assert!(!text.contains("TEMP B-TREE"), "the claim sorts: {text}");
+        // The claim that writes as it reads scans the same index the same way.
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", &*super::super::sql::CLAIM_READY))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params!["e", 0, "[\"t\"]", 8, "holder", 10], |r| r.get::<_, String>(3))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            })
+            .expect("explain");
+        let text = plan.join(" | ");
+        assert!(text.contains("USING INDEX jobs_ready"), "the writing claim does not use jobs_ready: {text}");
+        assert!(!text.contains("TEMP B-TREE FOR ORDER BY"), "the writing claim sorts: {text}");
     }
 
     /// The virtual time of a store that kept it in its own table is carried

@@ -55,10 +55,25 @@ pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Writes the claim fields of the jobs listed in `?6`, a JSON array of
-/// `[id, epoch, attempt]`, in one statement (a rowid lookup per element).
+/// Claims the jobs [`CLAIMABLE`] finds (the same parameters `?1`–`?4`, its
+/// subquery on `jobs_ready`), holder `?5` until `?6`, in one statement that
+/// writes what `ClaimSet::apply` does and returns the rows as written.
+pub(super) static CLAIM_READY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = {claimed}, holder = ?5, epoch = epoch + 1, attempt = attempt + 1, \
+         lease_until = ?6, started_at = ?2, updated_at = ?2 \
+         WHERE id IN (SELECT id FROM jobs WHERE state = {ready} AND elf = ?1 AND not_before <= ?2 \
+         AND task IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, turn, id LIMIT ?4) \
+         RETURNING {JOB_ROW_COLS}, args",
+        claimed = lit(JobState::Claimed),
+        ready = lit(JobState::Ready)
+    )
+});
+
+/// Writes the claim fields of the jobs listed in `?8`, a JSON array of ids,
+/// in one statement (a rowid lookup per element).
 pub(super) const MARK_CLAIMED: &str = "UPDATE jobs SET state = ?1, holder = ?2, lease_until = ?3, started_at = ?4, \
-     updated_at = ?5, epoch = c.value ->> 1, attempt = c.value ->> 2 FROM json_each(?6) AS c WHERE jobs.id = c.value ->> 0";
+     updated_at = ?5, epoch = ?6, attempt = ?7 WHERE id IN (SELECT value FROM json_each(?8))";
 /// The last successful attempts of one elf and task among the newest jobs
 /// (a bounded scan of the rowid, newest first), their durations.
 pub(super) static RECENT_DURATIONS: LazyLock<String> = LazyLock::new(|| {

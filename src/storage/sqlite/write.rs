@@ -1,12 +1,17 @@
 //! Writes: the seam's [`Tx`] inside a `BEGIN IMMEDIATE` transaction.
 
 use rusqlite::params;
+use serde_json::Value;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::sql::{MARK_CLAIMED, Sql};
-use crate::model::{ElfInstance, Failure, FailureId, JobId, Millis, Run, TaskVersion};
-use crate::storage::rows::{CatalogWrite, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence};
+use super::rows;
+use super::sql::{CLAIM_READY, MARK_CLAIMED, Sql};
+use crate::model::{ElfInstance, Failure, FailureId, JobId, JobState, Millis, Run, TaskVersion};
+use crate::storage::rows::{
+    CatalogWrite, ClaimScan, ClaimSet, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence,
+};
 use crate::storage::seam::Tx;
 use crate::storage::{Dep, Result, Token};
 
@@ -180,39 +185,58 @@ impl Tx for Sql<'_> {
         )
     }
 
+    fn claim_ready(&mut self, scan: &ClaimScan<'_>, set: &ClaimSet<'_>) -> Result<Vec<(JobRow, Value)>> {
+        // One statement: the ready jobs' index scan, the rewrite of each row
+        // and the rows as written (the read, then the write by id, cost
+        // each row a second lookup and 20% of the claim's time).
+        let tasks = serde_json::to_string(scan.tasks).map_err(|e| self.bad_data("encode task names", e.to_string()))?;
+        let mut policies = rows::Policies::default();
+        let mut out = self.many(
+            "claim ready jobs",
+            &CLAIM_READY,
+            params![scan.elf, scan.now, tasks, scan.max, set.holder.0, set.lease_until],
+            |r| Ok((rows::job_row_with(r, &mut policies)?, rows::json(r, 24)?)),
+        )?;
+        // Claim order, as the read gives it (RETURNING promises none).
+        out.sort_unstable_by_key(|(r, _)| (std::cmp::Reverse(r.priority), r.turn, r.id));
+        debug_assert!(out.iter().all(|(r, _)| r.state == JobState::Claimed && r.started_at == Some(set.now)));
+        Ok(out)
+    }
+
     fn mark_claimed(&mut self, jobs: &[JobRow]) -> Result<()> {
-        // One statement per run of rows sharing the fields a claim sets
-        // alike (in practice the whole batch: one holder, lease and time).
-        let mut rest = jobs;
-        while let Some(first) = rest.first() {
-            let alike = |r: &JobRow| {
-                (r.state, &r.holder, r.lease_until, r.started_at, r.updated_at)
-                    == (first.state, &first.holder, first.lease_until, first.started_at, first.updated_at)
-            };
-            let n = rest.iter().take_while(|r| alike(r)).count();
-            let (group, tail) = rest.split_at(n);
-            let mut list = String::with_capacity(2 + 24 * n);
+        // One statement per group of rows that a claim sets alike (in
+        // practice one or two: one holder, lease and time, and the first
+        // attempt for most jobs), each naming its rows by id: an `IN` list
+        // is cheaper for SQLite than an `UPDATE ... FROM` join, which it
+        // materializes before it updates.
+        let mut groups: BTreeMap<_, Vec<i64>> = BTreeMap::new();
+        for r in jobs {
+            let key = (
+                r.state.as_str(),
+                r.holder.as_ref().map(|h| h.0.as_str()),
+                r.lease_until,
+                r.started_at,
+                r.updated_at,
+                r.epoch,
+                r.attempt,
+            );
+            groups.entry(key).or_default().push(r.id.0);
+        }
+        for ((state, holder, lease_until, started_at, updated_at, epoch, attempt), ids) in groups {
+            let mut list = String::with_capacity(2 + 12 * ids.len());
             list.push('[');
-            for (i, r) in group.iter().enumerate() {
+            for (i, id) in ids.iter().enumerate() {
                 let sep = if i == 0 { "" } else { "," };
-                let _ = write!(list, "{sep}[{},{},{}]", r.id.0, r.epoch, r.attempt);
+                let _ = write!(list, "{sep}{id}");
             }
             list.push(']');
             let changed = self.conn.prepare_cached(MARK_CLAIMED).and_then(|mut s| {
-                s.execute(params![
-                    first.state.as_str(),
-                    first.holder.as_ref().map(|h| h.0.as_str()),
-                    first.lease_until,
-                    first.started_at,
-                    first.updated_at,
-                    list
-                ])
+                s.execute(params![state, holder, lease_until, started_at, updated_at, epoch, attempt, list])
             });
             let changed = self.ctx("mark jobs claimed", changed)?;
-            if changed != n {
-                return Err(self.bad_data("mark jobs claimed", format!("{changed} of {n} jobs were found")));
+            if changed != ids.len() {
+                return Err(self.bad_data("mark jobs claimed", format!("{changed} of {} jobs were found", ids.len())));
             }
-            rest = tail;
         }
         Ok(())
     }
