@@ -16,11 +16,11 @@ const RUNS_PER_LOOK: u32 = 50;
 
 /// How long one of a collection's writes should hold the store's writer:
 /// the number of jobs per write halves when a write took longer, and
-/// doubles when one took less than half of it.
+/// grows by half when one took less than half of it.
 pub(crate) const TARGET_WRITE: Duration = Duration::from_millis(20);
 
 /// Jobs deleted by the first write of a collection.
-const FIRST_JOBS: u32 = 1_000;
+const FIRST_JOBS: u32 = 200;
 
 /// Bounds of the jobs per write.
 const MIN_JOBS: u32 = 16;
@@ -83,7 +83,9 @@ impl Budget {
         if d > TARGET_WRITE {
             self.jobs = (self.jobs / 2).max(MIN_JOBS);
         } else if d < TARGET_WRITE / 2 {
-            self.jobs = self.jobs.saturating_mul(2).min(MAX_JOBS);
+            // Half again as many, not twice: a doubled write that lands
+            // near the target overshoots it on a slow host.
+            self.jobs = self.jobs.saturating_add(self.jobs / 2).min(MAX_JOBS);
         }
     }
 }
