@@ -70,10 +70,6 @@ pub(super) static CLAIM_READY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Writes the claim fields of the jobs listed in `?8`, a JSON array of ids,
-/// in one statement (a rowid lookup per element).
-pub(super) const MARK_CLAIMED: &str = "UPDATE jobs SET state = ?1, holder = ?2, lease_until = ?3, started_at = ?4, \
-     updated_at = ?5, epoch = ?6, attempt = ?7 WHERE id IN (SELECT value FROM json_each(?8))";
 /// The last successful attempts of one elf and task among the newest jobs
 /// (a bounded scan of the rowid, newest first), their durations.
 pub(super) static RECENT_DURATIONS: LazyLock<String> = LazyLock::new(|| {

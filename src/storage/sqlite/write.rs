@@ -3,11 +3,8 @@
 use rusqlite::params;
 use serde_json::Value;
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
 use super::rows;
-use super::sql::{CLAIM_READY, MARK_CLAIMED, Sql};
+use super::sql::{CLAIM_READY, Sql};
 use crate::model::{ElfInstance, Failure, FailureId, JobId, JobState, Millis, Run, TaskVersion};
 use crate::storage::rows::{
     CatalogWrite, ClaimScan, ClaimSet, JobRow, LeaderRow, NewEvent, NewJob, NewResult, RunRow, Sequence,
@@ -201,44 +198,6 @@ impl Tx for Sql<'_> {
         out.sort_unstable_by_key(|(r, _)| (std::cmp::Reverse(r.priority), r.turn, r.id));
         debug_assert!(out.iter().all(|(r, _)| r.state == JobState::Claimed && r.started_at == Some(set.now)));
         Ok(out)
-    }
-
-    fn mark_claimed(&mut self, jobs: &[JobRow]) -> Result<()> {
-        // One statement per group of rows that a claim sets alike (in
-        // practice one or two: one holder, lease and time, and the first
-        // attempt for most jobs), each naming its rows by id: an `IN` list
-        // is cheaper for SQLite than an `UPDATE ... FROM` join, which it
-        // materializes before it updates.
-        let mut groups: BTreeMap<_, Vec<i64>> = BTreeMap::new();
-        for r in jobs {
-            let key = (
-                r.state.as_str(),
-                r.holder.as_ref().map(|h| h.0.as_str()),
-                r.lease_until,
-                r.started_at,
-                r.updated_at,
-                r.epoch,
-                r.attempt,
-            );
-            groups.entry(key).or_default().push(r.id.0);
-        }
-        for ((state, holder, lease_until, started_at, updated_at, epoch, attempt), ids) in groups {
-            let mut list = String::with_capacity(2 + 12 * ids.len());
-            list.push('[');
-            for (i, id) in ids.iter().enumerate() {
-                let sep = if i == 0 { "" } else { "," };
-                let _ = write!(list, "{sep}{id}");
-            }
-            list.push(']');
-            let changed = self.conn.prepare_cached(MARK_CLAIMED).and_then(|mut s| {
-                s.execute(params![state, holder, lease_until, started_at, updated_at, epoch, attempt, list])
-            });
-            let changed = self.ctx("mark jobs claimed", changed)?;
-            if changed != ids.len() {
-                return Err(self.bad_data("mark jobs claimed", format!("{changed} of {} jobs were found", ids.len())));
-            }
-        }
-        Ok(())
     }
 
     fn set_turns(&mut self, turns: &[(JobId, i64, u64)]) -> Result<()> {
