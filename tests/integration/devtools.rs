@@ -107,20 +107,36 @@ impl Browser {
 
     /// The value of a JavaScript expression (promises awaited).
     pub(crate) fn eval(&mut self, expression: &str) -> Value {
-        let r = self
-            .ws
-            .send("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }));
+        match self.try_eval(expression) {
+            Ok(v) => v,
+            Err(e) => panic!("Runtime.evaluate `{expression}`: {e}"),
+        }
+    }
+
+    /// The value of a JavaScript expression, or the protocol's error (the
+    /// page navigating away while it ran, say).
+    fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
+        let r = self.ws.try_send(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        )?;
         if let Some(e) = r["result"].get("exceptionDetails") {
             panic!("`{expression}` threw: {e}");
         }
-        r["result"]["result"]["value"].clone()
+        Ok(r["result"]["result"]["value"].clone())
     }
 
     /// Polls `expression` until it is truthy; its value.
     pub(crate) fn wait(&mut self, expression: &str, what: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let v = self.eval(expression);
+            // A form's submit or a link can navigate while the expression
+            // runs: the page it asked is gone, so ask the next one.
+            let v = match self.try_eval(expression) {
+                Ok(v) => v,
+                Err(e) if navigated(&e) => Value::Null,
+                Err(e) => panic!("Runtime.evaluate `{expression}`: {e}"),
+            };
             let truthy = match &v {
                 Value::Null => false,
                 Value::Bool(b) => *b,
@@ -225,6 +241,15 @@ impl Ws {
     /// Sends a command and waits for its answer (events in between are
     /// dropped); panics on a protocol error.
     fn send(&mut self, method: &str, params: Value) -> Value {
+        match self.try_send(method, params) {
+            Ok(msg) => msg,
+            Err(e) => panic!("{method}: {e}"),
+        }
+    }
+
+    /// Sends a command and waits for its answer; the protocol's error as
+    /// `Err`.
+    fn try_send(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.1 += 1;
         let id = self.1;
         let text = json!({ "id": id, "method": method, "params": params }).to_string();
@@ -246,8 +271,10 @@ impl Ws {
         loop {
             let msg: Value = serde_json::from_slice(&self.read()).expect("DevTools sends JSON");
             if msg["id"].as_u64() == Some(id) {
-                assert!(msg.get("error").is_none(), "{method}: {msg}");
-                return msg;
+                return match msg.get("error") {
+                    Some(_) => Err(msg),
+                    None => Ok(msg),
+                };
             }
         }
     }
@@ -301,4 +328,11 @@ fn http_get(host: &str, path: &str) -> String {
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).expect("read DevTools' answer");
     String::from_utf8_lossy(&body).into_owned()
+}
+
+/// Whether a protocol error says the page navigated (or its JavaScript
+/// context was replaced) while a command ran: a page, not the test, moved.
+fn navigated(error: &Value) -> bool {
+    let message = error["error"]["message"].as_str().unwrap_or("");
+    ["navigated or closed", "context was destroyed", "Cannot find context"].iter().any(|m| message.contains(m))
 }
