@@ -59,9 +59,9 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
     let mut claimed = Vec::with_capacity(rows.len());
     let mut fed: Vec<JobId> = Vec::new();
     // The virtual time moves to the largest turn claimed: one write per claim.
-    let last_turn = rows.iter().map(|(r, _)| r.turn).max().unwrap_or(0);
+    let last_turn = rows.iter().map(|r| r.turn).max().unwrap_or(0);
     w.tx.advance_vtime(last_turn)?;
-    for (row, args) in rows {
+    for row in rows {
         let data = format!(r#"{{"epoch":{},"attempt":{},"holder":{holder}}}"#, row.epoch, row.attempt);
         w.event(NewEvent::job(now, row.run, row.id, JobState::Claimed, Some(data)));
         if row.ndeps > 0 {
@@ -70,8 +70,8 @@ pub(super) fn claim(w: &mut Work<'_>, req: &ClaimRequest<'_>) -> Result<Vec<Clai
         claimed.push(Claimed {
             lease: Lease { job: row.id, epoch: row.epoch },
             run: row.run,
-            task: row.task.clone(),
-            args,
+            task: row.task,
+            args: row.args,
             inputs: Vec::new(),
             attempt: row.attempt,
             max_attempts: row.max_attempts,

@@ -210,6 +210,55 @@ impl ClaimSet<'_> {
     }
 }
 
+/// A job as a claim wrote it: only what the lifecycle hands the elf, logs
+/// and orders by, so that a backend reads (and decodes) no more of the row
+/// than that. [`Tx::claim_ready`](super::Tx::claim_ready) returns these.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ClaimedRow {
+    /// The job.
+    pub(crate) id: JobId,
+    /// Its run.
+    pub(crate) run: RunId,
+    /// The task.
+    pub(crate) task: String,
+    /// Its arguments.
+    pub(crate) args: Value,
+    /// Its priority (the claim order's first key).
+    pub(crate) priority: i32,
+    /// Its turn (the claim order's second key).
+    pub(crate) turn: i64,
+    /// How many dependency edges feed it.
+    pub(crate) ndeps: u32,
+    /// The epoch the claim gave it.
+    pub(crate) epoch: i64,
+    /// The attempt the claim started.
+    pub(crate) attempt: u32,
+    /// Attempts the task may use.
+    pub(crate) max_attempts: u32,
+    /// Per-attempt time limit.
+    pub(crate) timeout_ms: Option<u64>,
+}
+
+impl ClaimedRow {
+    /// The claimed part of `row` (already [`ClaimSet::apply`]'d) and its
+    /// arguments.
+    pub(crate) fn of(row: JobRow, args: Value) -> Self {
+        Self {
+            id: row.id,
+            run: row.run,
+            task: row.task,
+            args,
+            priority: row.priority,
+            turn: row.turn,
+            ndeps: row.ndeps,
+            epoch: row.epoch,
+            attempt: row.attempt,
+            max_attempts: row.max_attempts,
+            timeout_ms: row.timeout_ms,
+        }
+    }
+}
+
 /// The id sequences the lifecycle draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Sequence {

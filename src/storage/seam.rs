@@ -36,8 +36,8 @@ use serde_json::Value;
 use super::flow_seam::{FlowRead, FlowTx};
 use super::retention_seam::{RetentionRead, RetentionTx};
 use super::rows::{
-    CatalogRow, CatalogWrite, ClaimScan, ClaimSet, JobRow, JobStats, LeaderRow, NewEvent, NewJob, NewResult, ResultRow,
-    RunRow, Sequence,
+    CatalogRow, CatalogWrite, ClaimScan, ClaimSet, ClaimedRow, JobRow, JobStats, LeaderRow, NewEvent, NewJob,
+    NewResult, ResultRow, RunRow, Sequence,
 };
 use super::{Dep, EventQuery, FailureQuery, JobQuery, Limits, Result, RunQuery, Token};
 use crate::lifecycle::Clock;
@@ -255,19 +255,19 @@ pub(crate) trait Tx: Read + FlowTx + RetentionTx {
     }
 
     /// Claims the jobs [`Read::claimable`] finds for `scan`: each made
-    /// claimed as [`ClaimSet::apply`] says, written, and returned as
-    /// written with its arguments, in claim order. By default a read, then
-    /// [`Tx::mark_claimed`]; a backend may do both in one statement where
-    /// the data is (SQLite: one `UPDATE ... RETURNING`), which must write
-    /// exactly what `apply` would.
-    fn claim_ready(&mut self, scan: &ClaimScan<'_>, set: &ClaimSet<'_>) -> Result<Vec<(JobRow, Value)>> {
+    /// claimed as [`ClaimSet::apply`] says, written, and returned (the part
+    /// a claim hands on, [`ClaimedRow`]) in claim order. By default a read,
+    /// then [`Tx::mark_claimed`]; a backend may do both in one statement
+    /// where the data is (SQLite: one `UPDATE ... RETURNING` of only those
+    /// columns), which must write exactly what `apply` would.
+    fn claim_ready(&mut self, scan: &ClaimScan<'_>, set: &ClaimSet<'_>) -> Result<Vec<ClaimedRow>> {
         let mut rows = self.claimable(scan)?;
         for (row, _) in &mut rows {
             set.apply(row);
         }
         let written: Vec<JobRow> = rows.iter().map(|(r, _)| r.clone()).collect();
         self.mark_claimed(&written)?;
-        Ok(rows)
+        Ok(rows.into_iter().map(|(row, args)| ClaimedRow::of(row, args)).collect())
     }
 
     /// Inserts dependency edges.

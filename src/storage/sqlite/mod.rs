@@ -95,4 +95,31 @@ mod tests {
             assert!(err.contains(needle) && err.contains(url), "{url}: {err}");
         }
     }
+
+    /// The default retry policy is stored as nothing (it is most jobs',
+    /// and half a job row's bytes otherwise); any other as its JSON; both
+    /// read back as submitted.
+    #[test]
+    fn the_default_retry_policy_takes_no_bytes_and_others_read_back() {
+        use crate::model::{Backoff, JobSpec, RetryPolicy, RunSpec, Submission};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("s.db");
+        let store = crate::storage::Store::open(&format!("sqlite://{}", path.display())).expect("a store");
+        let plain = JobSpec::new("e", "t", serde_json::json!([1]));
+        let mut retried = JobSpec::new("e", "t", serde_json::json!([2]));
+        retried.retry =
+            RetryPolicy { max_attempts: 4, backoff: Backoff::Fixed { delay_ms: 10 }, ..RetryPolicy::default() };
+        let submitted = store
+            .submit(&Submission { run: RunSpec::named("r"), jobs: vec![plain, retried.clone()] })
+            .expect("submitted");
+        let conn = rusqlite::Connection::open(&path).expect("the file");
+        let stored: Vec<String> = conn
+            .prepare("SELECT retry FROM jobs ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("the retry column");
+        assert_eq!(stored[0], rows::DEFAULT_RETRY);
+        assert_eq!(serde_json::from_str::<RetryPolicy>(&stored[1]).expect("JSON"), retried.retry);
+        let jobs: Vec<_> = submitted.jobs.iter().map(|id| store.job(*id).expect("read").expect("a job")).collect();
+        assert_eq!((&jobs[0].retry, &jobs[1].retry), (&RetryPolicy::default(), &retried.retry));
+    }
 }

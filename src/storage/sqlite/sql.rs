@@ -45,6 +45,10 @@ pub(super) const JOB_ROW_COLS: &str = "id, run, elf, task, priority, ndeps, retr
     attempt, max_attempts, lost, ran_sha, holder, lease_until, epoch, not_before, updated_at, started_at, finished_at, \
     parent, turn, rank_ms";
 
+/// The columns a claim returns, in the order `rows::claimed_row` reads.
+pub(super) const CLAIMED_COLS: &str =
+    "id, run, task, args, priority, turn, ndeps, epoch, attempt, max_attempts, timeout_ms";
+
 /// Ready jobs of one elf and some tasks, in claim order (on the partial
 /// index `jobs_ready`, whose condition the query must repeat literally).
 pub(super) static CLAIMABLE: LazyLock<String> = LazyLock::new(|| {
@@ -64,7 +68,7 @@ pub(super) static CLAIM_READY: LazyLock<String> = LazyLock::new(|| {
          lease_until = ?6, started_at = ?2, updated_at = ?2 \
          WHERE id IN (SELECT id FROM jobs WHERE state = {ready} AND elf = ?1 AND not_before <= ?2 \
          AND task IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, turn, id LIMIT ?4) \
-         RETURNING {JOB_ROW_COLS}, args",
+         RETURNING {CLAIMED_COLS}",
         claimed = lit(JobState::Claimed),
         ready = lit(JobState::Ready)
     )
