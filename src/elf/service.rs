@@ -166,11 +166,59 @@ const SWEEP: Duration = Duration::from_millis(250);
 const FLUSH_BATCH: usize = 256;
 /// Write waiting results at the latest this long after the first finished.
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
+/// Write a result at once, with a claim for its slot, when its job ran at
+/// least this many times as long as the last turn's transaction took: the
+/// transaction then costs the store little against the slot's work, while
+/// waiting for a batch would leave the slot idle (up to FLUSH_AFTER per job).
+const EAGER_RATIO: u32 = 10;
 
-/// Jobs in flight: the lease, and a way to stop an async one.
-type Held = Arc<Mutex<HashMap<JobId, (Lease, tokio::task::AbortHandle)>>>;
+/// A job in flight.
+struct Holding {
+    lease: Lease,
+    /// Stops an async job (a sync one runs to its end on its thread).
+    abort: tokio::task::AbortHandle,
+    /// When it started here.
+    since: Instant,
+}
+/// Jobs in flight, by id.
+type Held = Arc<Mutex<HashMap<JobId, Holding>>>;
 /// A finished job: its lease, the version that ran, the outcome.
 type Finished = (Lease, TaskSha, Done);
+
+/// What decides whether waiting results are written now, with a claim.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    /// Results and flow reports waiting.
+    writes: usize,
+    /// Results waiting.
+    results: usize,
+    /// Jobs running.
+    in_flight: u32,
+    /// The elf's slots.
+    slots: u32,
+    /// How long the oldest waiting result has waited.
+    waited: Option<Duration>,
+    /// Whether a result of a long job waits (`EAGER_RATIO`).
+    eager: bool,
+}
+
+impl Batch {
+    /// Results are written with the next claim, in one transaction. They
+    /// wait for the batch in flight to finish (so that one transaction
+    /// carries the whole batch), never longer than `FLUSH_AFTER`. The elf
+    /// asks for more before it runs dry: once half its slots are free, the
+    /// results so far go with a claim for them while the other half still
+    /// runs; a job that ran long against a transaction has its slot claimed
+    /// for at once.
+    fn due(self) -> bool {
+        self.writes > 0
+            && (self.in_flight == 0
+                || self.eager
+                || (self.slots.saturating_sub(self.in_flight)).saturating_mul(2) >= self.slots
+                || self.results >= FLUSH_BATCH
+                || self.waited.is_some_and(|w| w >= FLUSH_AFTER))
+    }
+}
 
 /// Serves `elf` from `store` until `shutdown` resolves; then stops claiming,
 /// lets running jobs finish within the grace period, releases the rest, and
@@ -259,6 +307,10 @@ struct Runtime<'a> {
     completions: Vec<Completion>,
     /// When the oldest waiting result finished.
     flush_since: Option<Instant>,
+    /// Whether a waiting result is to be written now (see `EAGER_RATIO`).
+    eager: bool,
+    /// How long the last turn's transaction took.
+    last_turn: Duration,
     /// The line to the coordinator's doorbell, when one is open.
     bell: Option<doorbell::Bell>,
     endpoint: Option<doorbell::Endpoint>,
@@ -341,6 +393,8 @@ impl<'a> Runtime<'a> {
             done_rx,
             completions: Vec::new(),
             flush_since: None,
+            eager: false,
+            last_turn: FLUSH_AFTER,
             bell,
             endpoint,
             last_dial: Instant::now(),
@@ -373,19 +427,16 @@ impl<'a> Runtime<'a> {
             }
             self.sweep().await;
             let free = self.options.slots.saturating_sub(self.in_flight());
-            // Results are written with the next claim, in one transaction.
-            // They wait for the batch in flight to finish (so that one
-            // transaction carries the whole batch), never longer than
-            // FLUSH_AFTER.
             let writes = self.completions.len() + usize::from(self.flows.has_reports());
-            // It asks for more before it runs dry: once half its slots are
-            // free, the results so far go with a claim for them while the
-            // other half still runs.
-            let flush_due = writes > 0
-                && (self.in_flight() == 0
-                    || free.saturating_mul(2) >= self.options.slots
-                    || self.completions.len() >= FLUSH_BATCH
-                    || self.flush_since.is_some_and(|t| t.elapsed() >= FLUSH_AFTER));
+            let flush_due = Batch {
+                writes,
+                results: self.completions.len(),
+                in_flight: self.in_flight(),
+                slots: self.options.slots,
+                waited: self.flush_since.map(|t| t.elapsed()),
+                eager: self.eager,
+            }
+            .due();
             let may_have_work = free > 0 && writes == 0 && self.worth_claiming();
             if flush_due || may_have_work {
                 let got = self.turn(free).await?;
@@ -454,6 +505,8 @@ impl<'a> Runtime<'a> {
     async fn turn(&mut self, free: u32) -> Result<bool, storage::Error> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
+        self.eager = false;
+        let began = Instant::now();
         let (inst, name, names, ttl_ms) =
             (self.instance.clone(), self.elf.name.clone(), self.task_names.clone(), self.ttl_ms);
         let (mut readied, claimed, mut resumes) = if self.flows.serves_any() {
@@ -480,6 +533,7 @@ impl<'a> Runtime<'a> {
                 .await?;
             (readied, claimed, HashMap::new())
         };
+        self.last_turn = began.elapsed();
         if let Some(own) = readied.get_mut(&self.elf.name) {
             *own = own.saturating_sub(claimed.len() as u32);
         }
@@ -540,7 +594,7 @@ impl<'a> Runtime<'a> {
         if let (Some(def), Some(resume)) = (self.flows.find(&c.task), resume) {
             let handle = self.flows.start(def, c, resume, self.store.clone(), done);
             if let Ok(mut h) = self.held.lock() {
-                h.insert(lease.job, (lease, handle.abort_handle()));
+                h.insert(lease.job, Holding { lease, abort: handle.abort_handle(), since: Instant::now() });
             }
             return;
         }
@@ -589,18 +643,21 @@ impl<'a> Runtime<'a> {
             let _ = done.send((lease, sha, outcome));
         });
         if let Ok(mut h) = self.held.lock() {
-            h.insert(lease.job, (lease, handle.abort_handle()));
+            h.insert(lease.job, Holding { lease, abort: handle.abort_handle(), since: Instant::now() });
         }
     }
 
     /// Files a finished job: a value joins the next batch; a failure is
     /// written at once.
     async fn settle(&mut self, lease: Lease, sha: TaskSha, done: Done) -> Result<(), storage::Error> {
-        let still_ours = self.held.lock().map(|mut h| h.remove(&lease.job).is_some()).unwrap_or(false);
-        if !still_ours {
+        let Some(since) = self.held.lock().ok().and_then(|mut h| h.remove(&lease.job)).map(|h| h.since) else {
             // Cancelled or lost at a heartbeat: the result must not be reported.
             return Ok(());
-        }
+        };
+        // A job long against a transaction does not wait for others to
+        // finish: its slot is claimed for again at once.
+        self.eager |= matches!(done, Done::Value(_) | Done::Flow(_))
+            && since.elapsed() >= self.last_turn.saturating_mul(EAGER_RATIO);
         if matches!(done, Done::Value(_) | Done::Flow(_)) && self.flush_since.is_none() {
             // Written with the next turn, at the latest FLUSH_AFTER from now.
             self.flush_since = Some(Instant::now());
@@ -661,9 +718,9 @@ impl<'a> Runtime<'a> {
             .lock()
             .map(|mut h| {
                 h.drain()
-                    .map(|(_, (lease, abort))| {
-                        abort.abort();
-                        lease
+                    .map(|(_, h)| {
+                        h.abort.abort();
+                        h.lease
                     })
                     .collect()
             })
@@ -687,7 +744,7 @@ async fn heartbeat_loop(store: Store, instance: InstanceId, held: Held, ttl: Dur
     tick.tick().await;
     loop {
         tick.tick().await;
-        let leases: Vec<Lease> = held.lock().map(|h| h.values().map(|(l, _)| *l).collect()).unwrap_or_default();
+        let leases: Vec<Lease> = held.lock().map(|h| h.values().map(|h| h.lease).collect()).unwrap_or_default();
         let me = instance.clone();
         let sent = leases.clone();
         match store.call(move |s| s.heartbeat(&me, &sent, ttl_ms)).await {
@@ -695,14 +752,42 @@ async fn heartbeat_loop(store: Store, instance: InstanceId, held: Held, ttl: Dur
                 for (lease, outcome) in leases.iter().zip(outcomes) {
                     if outcome != Outcome::Ok
                         && let Ok(mut h) = held.lock()
-                        && let Some((_, abort)) = h.remove(&lease.job)
+                        && let Some(gone) = h.remove(&lease.job)
                     {
-                        abort.abort();
+                        gone.abort.abort();
                         tracing::warn!(job = %lease.job, ?outcome, "stopped a job the elf no longer holds");
                     }
                 }
             }
             Err(e) => tracing::warn!("heartbeat failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn waiting(results: usize, in_flight: u32) -> Batch {
+        Batch { writes: results, results, in_flight, slots: 8, waited: Some(Duration::ZERO), eager: false }
+    }
+
+    #[test]
+    fn short_jobs_wait_for_half_the_slots_or_the_flush_delay() {
+        assert!(!waiting(1, 7).due(), "one short result of 8 slots waits for more");
+        assert!(waiting(4, 4).due(), "half the slots free");
+        assert!(waiting(1, 0).due(), "nothing else running");
+        assert!(Batch { waited: Some(FLUSH_AFTER), ..waiting(1, 7) }.due(), "waited long enough");
+        assert!(waiting(FLUSH_BATCH, 7).due(), "a full batch");
+    }
+
+    #[test]
+    fn a_long_job_s_result_goes_at_once() {
+        assert!(Batch { eager: true, ..waiting(1, 7) }.due());
+    }
+
+    #[test]
+    fn nothing_waiting_writes_nothing() {
+        assert!(!Batch { eager: true, ..waiting(0, 0) }.due());
     }
 }
