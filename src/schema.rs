@@ -421,6 +421,7 @@ mod tests {
             lease: Lease { job: JobId(19), epoch: 1 },
             ran_sha: Some(sha("fn report() {}")),
             value: json!({"pages": 3, "ok": true}),
+            waited_ms: 0,
         }
     }
 

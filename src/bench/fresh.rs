@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::storage::{self, Error, Result};
 
-/// A store that exists for one run; removed when dropped.
+/// When set, an embedded store is kept after its run (for looking into
+/// what the run wrote), and where is printed.
+const KEEP: &str = "MYCELIUM_BENCH_KEEP";
+
+/// A store that exists for one run; removed when dropped (unless
+/// `MYCELIUM_BENCH_KEEP` is set).
 #[derive(Debug)]
 pub(crate) struct FreshStore {
     url: String,
@@ -91,6 +96,9 @@ impl FreshStore {
 impl Drop for FreshStore {
     fn drop(&mut self) {
         match &self.kind {
+            Kind::Sqlite(dir) if std::env::var_os(KEEP).is_some() => {
+                eprintln!("kept the benchmark's store in {} ({KEEP} is set)", dir.display());
+            }
             Kind::Sqlite(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }

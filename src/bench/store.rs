@@ -394,7 +394,12 @@ fn lifecycle(store: &Store, n: u32, batch: u32) -> Result<f64, Error> {
         // The no-op task returns its argument.
         done = claimed
             .into_iter()
-            .map(|c| Completion { lease: c.lease, ran_sha: None, value: c.args.get(0).cloned().unwrap_or_default() })
+            .map(|c| Completion {
+                lease: c.lease,
+                ran_sha: None,
+                value: c.args.get(0).cloned().unwrap_or_default(),
+                waited_ms: 0,
+            })
             .collect();
     }
     let seconds = start.elapsed().as_secs_f64();

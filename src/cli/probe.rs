@@ -107,7 +107,12 @@ pub(crate) fn run(url: &str, probe: Probe) -> Result<()> {
                 if complete {
                     let done: Vec<_> = claimed
                         .iter()
-                        .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(c.lease.job.0) })
+                        .map(|c| Completion {
+                            lease: c.lease,
+                            ran_sha: None,
+                            value: json!(c.lease.job.0),
+                            waited_ms: 0,
+                        })
                         .collect();
                     store.complete(&done)?;
                 }

@@ -590,8 +590,10 @@ mod tests {
                 return n;
             }
             n += claimed.len();
-            let done: Vec<_> =
-                claimed.iter().map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1) }).collect();
+            let done: Vec<_> = claimed
+                .iter()
+                .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1), waited_ms: 0 })
+                .collect();
             store.complete(&done).expect("complete");
         }
     }
@@ -682,7 +684,7 @@ mod tests {
         }
         clock.advance(500);
         let done: Vec<Completion> =
-            taken.into_iter().map(|lease| Completion { lease, ran_sha: None, value: json!(0) }).collect();
+            taken.into_iter().map(|lease| Completion { lease, ran_sha: None, value: json!(0), waited_ms: 0 }).collect();
         store.complete(&done).expect("complete");
         g.follow(&store).expect("follow");
         g.refresh_durations(&store).expect("durations");
@@ -723,7 +725,9 @@ mod tests {
         let c = store.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &slow, max: 1, ttl_ms: 60_000 });
         let c = c.expect("claim").remove(0);
         clock.advance(150);
-        store.complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0) }]).expect("complete");
+        store
+            .complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0), waited_ms: 0 }])
+            .expect("complete");
         assert_eq!(s.jobs.len(), 1);
         // fast → fast, and one slow job alone.
         let jobs = vec![
@@ -745,7 +749,9 @@ mod tests {
         let c = store.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &fast, max: 1, ttl_ms: 60_000 });
         let c = c.expect("claim").remove(0);
         clock.advance(10);
-        store.complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0) }]).expect("complete");
+        store
+            .complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0), waited_ms: 0 }])
+            .expect("complete");
         g.follow(&store).expect("follow");
         g.refresh_durations(&store).expect("durations");
         let again = g.rank();

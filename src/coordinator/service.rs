@@ -542,8 +542,10 @@ mod tests {
         let work = |expect: usize| {
             let claimed = store.claim(&request).expect("claim");
             assert_eq!(claimed.len(), expect);
-            let done: Vec<_> =
-                claimed.iter().map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1) }).collect();
+            let done: Vec<_> = claimed
+                .iter()
+                .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(1), waited_ms: 0 })
+                .collect();
             store.complete(&done).expect("complete");
         };
         work(2);

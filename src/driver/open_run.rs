@@ -227,7 +227,7 @@ mod tests {
                 .map(|c| {
                     // The argument, or the producer's value it references.
                     let value = c.inputs.first().map_or_else(|| c.args[0].clone(), |(_, v)| v.clone());
-                    Completion { lease: c.lease, ran_sha: None, value }
+                    Completion { lease: c.lease, ran_sha: None, value, waited_ms: 0 }
                 })
                 .collect();
             store.complete(&done).expect("complete");

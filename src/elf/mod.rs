@@ -10,6 +10,7 @@
 pub(crate) mod cli;
 mod frames;
 mod hooks;
+mod pacing;
 pub(crate) mod panic;
 pub(crate) mod runner;
 mod service;

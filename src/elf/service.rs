@@ -1,7 +1,7 @@
 //! The elf's service loop: a [`Runtime`] that owns the elf's state, over a
 //! store handle it is given.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::hooks::{self, Hook, HookError, Hooks, Supervisor};
+use super::pacing::{self, Ahead, Batch, EAGER_RATIO, FLUSH_AFTER, Running};
 use super::panic;
 use super::runner::{self, Done};
 use crate::agent::{Bus, Context, Declarations, Signal};
@@ -162,63 +163,35 @@ const REDIAL: Duration = Duration::from_secs(1);
 /// How often an elf on a local store looks for dead peers (their pids gone)
 /// and gives their jobs back, whether or not a coordinator leads.
 const SWEEP: Duration = Duration::from_millis(250);
-/// Write results at once when this many wait.
-const FLUSH_BATCH: usize = 256;
-/// Write waiting results at the latest this long after the first finished.
-const FLUSH_AFTER: Duration = Duration::from_millis(2);
-/// Write a result at once, with a claim for its slot, when its job ran at
-/// least this many times as long as the last turn's transaction took: the
-/// transaction then costs the store little against the slot's work, while
-/// waiting for a batch would leave the slot idle (up to FLUSH_AFTER per job).
-const EAGER_RATIO: u32 = 10;
 
-/// A job in flight.
+/// A job the elf holds: running, or claimed ahead and waiting for a slot.
 struct Holding {
     lease: Lease,
-    /// Stops an async job (a sync one runs to its end on its thread).
-    abort: tokio::task::AbortHandle,
-    /// When it started here.
+    /// Stops an async job (a sync one runs to its end on its thread); None
+    /// while the job waits for a slot.
+    abort: Option<tokio::task::AbortHandle>,
+    /// When it started here (while waiting: when it was claimed).
     since: Instant,
-}
-/// Jobs in flight, by id.
-type Held = Arc<Mutex<HashMap<JobId, Holding>>>;
-/// A finished job: its lease, the version that ran, the outcome.
-type Finished = (Lease, TaskSha, Done);
-
-/// What decides whether waiting results are written now, with a claim.
-#[derive(Clone, Copy, Debug)]
-struct Batch {
-    /// Results and flow reports waiting.
-    writes: usize,
-    /// Results waiting.
-    results: usize,
-    /// Jobs running.
-    in_flight: u32,
-    /// The elf's slots.
-    slots: u32,
-    /// How long the oldest waiting result has waited.
-    waited: Option<Duration>,
-    /// Whether a result of a long job waits (`EAGER_RATIO`).
-    eager: bool,
+    /// Its task, for a task's job (not a flow's): what its expected length
+    /// is kept under.
+    task: Option<&'static str>,
+    /// How long it waited for a slot after its claim.
+    waited: Duration,
 }
 
-impl Batch {
-    /// Results are written with the next claim, in one transaction. They
-    /// wait for the batch in flight to finish (so that one transaction
-    /// carries the whole batch), never longer than `FLUSH_AFTER`. The elf
-    /// asks for more before it runs dry: once half its slots are free, the
-    /// results so far go with a claim for them while the other half still
-    /// runs; a job that ran long against a transaction has its slot claimed
-    /// for at once.
-    fn due(self) -> bool {
-        self.writes > 0
-            && (self.in_flight == 0
-                || self.eager
-                || (self.slots.saturating_sub(self.in_flight)).saturating_mul(2) >= self.slots
-                || self.results >= FLUSH_BATCH
-                || self.waited.is_some_and(|w| w >= FLUSH_AFTER))
+impl Holding {
+    fn running(&self) -> bool {
+        self.abort.is_some()
     }
 }
+
+/// Jobs held, by id.
+type Held = Arc<Mutex<HashMap<JobId, Holding>>>;
+/// What one turn's transaction came to: the work it made ready, by elf;
+/// the jobs it claimed; what the claimed flows need to resume.
+type Round = (std::collections::BTreeMap<String, u32>, Vec<Claimed>, HashMap<JobId, storage::Resume>);
+/// A finished job: its lease, the version that ran, the outcome.
+type Finished = (Lease, TaskSha, Done);
 
 /// Serves `elf` from `store` until `shutdown` resolves; then stops claiming,
 /// lets running jobs finish within the grace period, releases the rest, and
@@ -298,8 +271,13 @@ struct Runtime<'a> {
     task_names: Vec<String>,
     /// The version of each task served.
     shas: HashMap<&'static str, TaskSha>,
-    /// Jobs running now.
+    /// Jobs running now, and those claimed ahead.
     held: Held,
+    /// Jobs claimed ahead of a slot's freeing, in claim order (see
+    /// `pacing::Ahead`); each is in `held` until it starts or is dropped.
+    waiting: VecDeque<(Claimed, Option<storage::Resume>)>,
+    /// How long each task's recent runs here took (`pacing::expect`).
+    expected: HashMap<&'static str, Duration>,
     /// Finished jobs report here.
     done_tx: mpsc::UnboundedSender<Finished>,
     done_rx: mpsc::UnboundedReceiver<Finished>,
@@ -309,8 +287,10 @@ struct Runtime<'a> {
     flush_since: Option<Instant>,
     /// Whether a waiting result is to be written now (see `EAGER_RATIO`).
     eager: bool,
-    /// How long the last turn's transaction took.
-    last_turn: Duration,
+    /// How long a turn takes: a moving average of the recent ones
+    /// (`pacing::expect`), so that one slow turn does not turn off claiming
+    /// ahead.
+    turn_cost: Duration,
     /// The line to the coordinator's doorbell, when one is open.
     bell: Option<doorbell::Bell>,
     endpoint: Option<doorbell::Endpoint>,
@@ -389,12 +369,14 @@ impl<'a> Runtime<'a> {
                 .collect(),
             shas: elf.tasks.iter().map(|t| (t.info.name, t.info.sha())).collect(),
             held,
+            waiting: VecDeque::new(),
+            expected: HashMap::new(),
             done_tx,
             done_rx,
             completions: Vec::new(),
             flush_since: None,
             eager: false,
-            last_turn: FLUSH_AFTER,
+            turn_cost: FLUSH_AFTER,
             bell,
             endpoint,
             last_dial: Instant::now(),
@@ -409,8 +391,36 @@ impl<'a> Runtime<'a> {
         })
     }
 
+    /// Jobs running now (not those waiting for a slot).
     fn in_flight(&self) -> u32 {
-        self.held.lock().map(|h| h.len()).unwrap_or(0) as u32
+        self.held.lock().map(|h| h.values().filter(|h| h.running()).count()).unwrap_or(0) as u32
+    }
+
+    /// Slots neither running a job nor promised to one waiting.
+    fn free(&self) -> u32 {
+        self.options.slots.saturating_sub(self.in_flight()).saturating_sub(self.waiting.len() as u32)
+    }
+
+    /// What claiming ahead asks for now.
+    fn ahead(&self) -> Ahead {
+        let Ok(held) = self.held.lock() else { return Ahead::default() };
+        let running = held.values().filter(|h| h.running()).map(|h| Running {
+            elapsed: h.since.elapsed(),
+            expected: h.task.and_then(|t| self.expected.get(t).copied()),
+        });
+        Ahead::of(running, self.waiting.len() as u32, self.turn_cost)
+    }
+
+    /// Starts jobs claimed ahead in the slots that are free; drops those
+    /// the elf no longer holds (cancelled or lost at a heartbeat).
+    fn start_waiting(&mut self) {
+        while self.in_flight() < self.options.slots {
+            let Some((c, resume)) = self.waiting.pop_front() else { return };
+            let since = self.held.lock().ok().and_then(|h| h.get(&c.lease.job).map(|h| h.since));
+            if let Some(since) = since {
+                self.start_job(c, resume, since.elapsed());
+            }
+        }
     }
 
     /// Claims and runs jobs until `shutdown` resolves.
@@ -420,13 +430,15 @@ impl<'a> Runtime<'a> {
             while let Ok((lease, sha, done)) = self.done_rx.try_recv() {
                 self.settle(lease, sha, done).await?;
             }
+            self.start_waiting();
             // Results taken here wait at most FLUSH_AFTER too, even while a
             // long job stays in flight.
             if !self.completions.is_empty() && self.flush_since.is_none() {
                 self.flush_since = Some(Instant::now());
             }
             self.sweep().await;
-            let free = self.options.slots.saturating_sub(self.in_flight());
+            let free = self.free();
+            let ahead = self.ahead();
             let writes = self.completions.len() + usize::from(self.flows.has_reports());
             let flush_due = Batch {
                 writes,
@@ -437,9 +449,12 @@ impl<'a> Runtime<'a> {
                 eager: self.eager,
             }
             .due();
-            let may_have_work = free > 0 && writes == 0 && self.worth_claiming();
+            // Free slots are claimed for when no results wait (those go with
+            // the batch's claim); slots about to free, at once.
+            let want = free + ahead.due;
+            let may_have_work = want > 0 && (writes == 0 || ahead.due > 0) && self.worth_claiming();
             if flush_due || may_have_work {
-                let got = self.turn(free).await?;
+                let got = self.turn(want).await?;
                 if got || !self.starved {
                     continue;
                 }
@@ -448,12 +463,13 @@ impl<'a> Runtime<'a> {
                 Some(t) => FLUSH_AFTER.saturating_sub(t.elapsed()),
                 None => self.poll_wait(),
             };
+            let wait = ahead.next.map_or(wait, |n| n.min(wait));
             self.redial().await;
             let ringer = self.bell.clone();
             if self.flush_since.is_none()
                 && let Some(b) = &ringer
             {
-                b.idle(self.options.slots.saturating_sub(self.in_flight()));
+                b.idle(self.free());
             }
             tokio::select! {
                 _ = async { if let Some(b) = &ringer { b.woken().await } else { std::future::pending::<()>().await } } => {
@@ -501,21 +517,60 @@ impl<'a> Runtime<'a> {
     }
 
     /// Writes waiting results and claims up to `free` jobs, in one
-    /// transaction; starts what it claimed. Returns whether it claimed any.
+    /// transaction; starts what it claimed in free slots, and keeps the rest
+    /// waiting for the slots about to free. When the results made work ready
+    /// for this elf that it had no slot to claim for (its slots full, or
+    /// taken by jobs claimed ahead), it claims that work too, in a second
+    /// transaction, to start before the jobs claimed ahead: the successor of
+    /// a finished job is where its run goes on (the store hands out the best
+    /// ranked first), and claimed ahead it would otherwise wait a whole
+    /// round. Returns whether it claimed any.
     async fn turn(&mut self, free: u32) -> Result<bool, storage::Error> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
         self.eager = false;
+        let wrote = !batch.is_empty();
+        let (mut readied, claimed, resumes) = self.round(batch, free).await?;
+        self.starved = (claimed.len() as u32) < free;
+        let mut got = !claimed.is_empty();
+        let own = readied.get_mut(&self.elf.name);
+        let mut follow = 0;
+        if let Some(own) = own {
+            *own = own.saturating_sub(claimed.len() as u32);
+            if wrote {
+                let room = self.options.slots.saturating_sub(self.waiting.len() as u32 + claimed.len() as u32);
+                follow = (*own).min(room);
+                *own -= follow;
+            }
+        }
+        readied.retain(|_, n| *n > 0);
+        if let Some(b) = &self.bell {
+            b.ring(&readied);
+        }
+        self.hold(claimed, resumes, false);
+        if follow > 0 {
+            let (_, claimed, resumes) = self.round(Vec::new(), follow).await?;
+            got |= !claimed.is_empty();
+            self.hold(claimed, resumes, true);
+        }
+        self.last_claim = Instant::now();
+        Ok(got)
+    }
+
+    /// One transaction: writes `batch` (and the flows' reports), claims up
+    /// to `max` jobs. Returns the work it made ready, by elf, what it
+    /// claimed, and what claimed flows need to resume.
+    async fn round(&mut self, batch: Vec<Completion>, max: u32) -> Result<Round, storage::Error> {
         let began = Instant::now();
         let (inst, name, names, ttl_ms) =
             (self.instance.clone(), self.elf.name.clone(), self.task_names.clone(), self.ttl_ms);
-        let (mut readied, claimed, mut resumes) = if self.flows.serves_any() {
+        let round = if self.flows.serves_any() {
             let reports = self.flows.take_reports();
             let flow_names = self.flow_names.clone();
             let turn: FlowTurn = self
                 .store
                 .call(move |s| {
-                    let request = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
+                    let request = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max, ttl_ms };
                     s.flow_turn(&batch, &reports, &FlowClaim { request, flows: &flow_names })
                 })
                 .await?;
@@ -527,28 +582,47 @@ impl<'a> Runtime<'a> {
             let Turn { outcomes: _, readied, claimed } = self
                 .store
                 .call(move |s| {
-                    let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max: free, ttl_ms };
+                    let req = ClaimRequest { instance: &inst, elf: &name, tasks: &names, max, ttl_ms };
                     s.complete_and_claim(&batch, &req)
                 })
                 .await?;
             (readied, claimed, HashMap::new())
         };
-        self.last_turn = began.elapsed();
-        if let Some(own) = readied.get_mut(&self.elf.name) {
-            *own = own.saturating_sub(claimed.len() as u32);
-        }
-        readied.retain(|_, n| *n > 0);
-        if let Some(b) = &self.bell {
-            b.ring(&readied);
-        }
-        self.last_claim = Instant::now();
-        self.starved = (claimed.len() as u32) < free;
-        let got = !claimed.is_empty();
+        self.turn_cost = pacing::expect(Some(self.turn_cost), began.elapsed());
+        Ok(round)
+    }
+
+    /// Starts claimed jobs in free slots while none waits; the others wait
+    /// for a slot, at the back of the line or, when `first`, at its front.
+    fn hold(&mut self, claimed: Vec<Claimed>, mut resumes: HashMap<JobId, storage::Resume>, first: bool) {
+        let mut line = Vec::new();
         for c in claimed {
             let resume = resumes.remove(&c.lease.job);
-            self.start_job(c, resume);
+            if self.in_flight() < self.options.slots && self.waiting.is_empty() && line.is_empty() {
+                self.start_job(c, resume, Duration::ZERO);
+            } else {
+                if let Ok(mut h) = self.held.lock() {
+                    h.insert(
+                        c.lease.job,
+                        Holding {
+                            lease: c.lease,
+                            abort: None,
+                            since: Instant::now(),
+                            task: None,
+                            waited: Duration::ZERO,
+                        },
+                    );
+                }
+                line.push((c, resume));
+            }
         }
-        Ok(got)
+        if first {
+            for w in line.into_iter().rev() {
+                self.waiting.push_front(w);
+            }
+        } else {
+            self.waiting.extend(line);
+        }
     }
 
     /// On a local store, gives back the jobs of peers whose process is gone,
@@ -588,13 +662,16 @@ impl<'a> Runtime<'a> {
 
     /// Starts a claimed job on the runtime (a flow with what resuming it
     /// needs).
-    fn start_job(&mut self, c: Claimed, resume: Option<storage::Resume>) {
+    fn start_job(&mut self, c: Claimed, resume: Option<storage::Resume>, waited: Duration) {
         let lease = c.lease;
         let done = self.done_tx.clone();
         if let (Some(def), Some(resume)) = (self.flows.find(&c.task), resume) {
             let handle = self.flows.start(def, c, resume, self.store.clone(), done);
             if let Ok(mut h) = self.held.lock() {
-                h.insert(lease.job, Holding { lease, abort: handle.abort_handle(), since: Instant::now() });
+                h.insert(
+                    lease.job,
+                    Holding { lease, abort: Some(handle.abort_handle()), since: Instant::now(), task: None, waited },
+                );
             }
             return;
         }
@@ -643,28 +720,37 @@ impl<'a> Runtime<'a> {
             let _ = done.send((lease, sha, outcome));
         });
         if let Ok(mut h) = self.held.lock() {
-            h.insert(lease.job, Holding { lease, abort: handle.abort_handle(), since: Instant::now() });
+            let task = Some(task.info.name);
+            let holding = Holding { lease, abort: Some(handle.abort_handle()), since: Instant::now(), task, waited };
+            h.insert(lease.job, holding);
         }
     }
 
     /// Files a finished job: a value joins the next batch; a failure is
     /// written at once.
     async fn settle(&mut self, lease: Lease, sha: TaskSha, done: Done) -> Result<(), storage::Error> {
-        let Some(since) = self.held.lock().ok().and_then(|mut h| h.remove(&lease.job)).map(|h| h.since) else {
+        let Some(Holding { since, task, waited, .. }) = self.held.lock().ok().and_then(|mut h| h.remove(&lease.job))
+        else {
             // Cancelled or lost at a heartbeat: the result must not be reported.
             return Ok(());
         };
+        if let Some(task) = task {
+            let ran = since.elapsed();
+            let before = self.expected.get(task).copied();
+            self.expected.insert(task, pacing::expect(before, ran));
+        }
         // A job long against a transaction does not wait for others to
         // finish: its slot is claimed for again at once.
         self.eager |= matches!(done, Done::Value(_) | Done::Flow(_))
-            && since.elapsed() >= self.last_turn.saturating_mul(EAGER_RATIO);
+            && since.elapsed() >= self.turn_cost.saturating_mul(EAGER_RATIO);
         if matches!(done, Done::Value(_) | Done::Flow(_)) && self.flush_since.is_none() {
             // Written with the next turn, at the latest FLUSH_AFTER from now.
             self.flush_since = Some(Instant::now());
         }
         match done {
             Done::Value(value) => {
-                self.completions.push(Completion { lease, ran_sha: Some(sha), value });
+                let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+                self.completions.push(Completion { lease, ran_sha: Some(sha), value, waited_ms });
                 Ok(())
             }
             Done::Failed(report) => {
@@ -682,6 +768,14 @@ impl<'a> Runtime<'a> {
     /// rest, records a clean stop, then says goodbye on the doorbell.
     async fn stop(&mut self) -> Result<(), storage::Error> {
         let since = Instant::now();
+        // Jobs claimed ahead go back at once, for other elves to run.
+        let waiting: Vec<JobId> = self.waiting.drain(..).map(|(c, _)| c.lease.job).collect();
+        let leases: Vec<Lease> = self
+            .held
+            .lock()
+            .map(|mut h| waiting.iter().filter_map(|j| h.remove(j)).map(|h| h.lease).collect())
+            .unwrap_or_default();
+        self.give_back(leases).await?;
         loop {
             while let Ok((lease, sha, done)) = self.done_rx.try_recv() {
                 self.settle(lease, sha, done).await?;
@@ -719,12 +813,19 @@ impl<'a> Runtime<'a> {
             .map(|mut h| {
                 h.drain()
                     .map(|(_, h)| {
-                        h.abort.abort();
+                        if let Some(a) = h.abort {
+                            a.abort();
+                        }
                         h.lease
                     })
                     .collect()
             })
             .unwrap_or_default();
+        self.give_back(leases).await
+    }
+
+    /// Releases `leases` and rings for what became ready.
+    async fn give_back(&mut self, leases: Vec<Lease>) -> Result<(), storage::Error> {
         if leases.is_empty() {
             return Ok(());
         }
@@ -754,40 +855,14 @@ async fn heartbeat_loop(store: Store, instance: InstanceId, held: Held, ttl: Dur
                         && let Ok(mut h) = held.lock()
                         && let Some(gone) = h.remove(&lease.job)
                     {
-                        gone.abort.abort();
+                        if let Some(a) = gone.abort {
+                            a.abort();
+                        }
                         tracing::warn!(job = %lease.job, ?outcome, "stopped a job the elf no longer holds");
                     }
                 }
             }
             Err(e) => tracing::warn!("heartbeat failed: {e}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod batch_tests {
-    use super::*;
-
-    fn waiting(results: usize, in_flight: u32) -> Batch {
-        Batch { writes: results, results, in_flight, slots: 8, waited: Some(Duration::ZERO), eager: false }
-    }
-
-    #[test]
-    fn short_jobs_wait_for_half_the_slots_or_the_flush_delay() {
-        assert!(!waiting(1, 7).due(), "one short result of 8 slots waits for more");
-        assert!(waiting(4, 4).due(), "half the slots free");
-        assert!(waiting(1, 0).due(), "nothing else running");
-        assert!(Batch { waited: Some(FLUSH_AFTER), ..waiting(1, 7) }.due(), "waited long enough");
-        assert!(waiting(FLUSH_BATCH, 7).due(), "a full batch");
-    }
-
-    #[test]
-    fn a_long_job_s_result_goes_at_once() {
-        assert!(Batch { eager: true, ..waiting(1, 7) }.due());
-    }
-
-    #[test]
-    fn nothing_waiting_writes_nothing() {
-        assert!(!Batch { eager: true, ..waiting(0, 0) }.due());
     }
 }

@@ -1,6 +1,7 @@
 //! The elf runtime, the coordinator and the driver in one process, against
 //! the in-memory store: what needs no process is tested without one.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -9,7 +10,7 @@ use tokio::sync::oneshot;
 use super::{Elf, Options, serve};
 use crate::Mycelium;
 use crate::model::{ElfState, FailureKind, JobState, RunState};
-use crate::storage::{FailureQuery, Store};
+use crate::storage::{FailureQuery, JobQuery, Store};
 use crate::task::Call;
 
 /// The tasks of these tests belong to the elf `inproc`.
@@ -40,8 +41,22 @@ async fn nap(ms: u64) -> u64 {
     ms
 }
 
+/// How many `counted_nap`s run now, and the most that ever ran at once.
+static RUNNING: AtomicU32 = AtomicU32::new(0);
+static MOST: AtomicU32 = AtomicU32::new(0);
+
+/// Sleeps `ms` on its thread, counting how many run at once.
+#[crate::task]
+fn counted_nap(ms: u64) -> u64 {
+    let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    MOST.fetch_max(now, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(ms));
+    RUNNING.fetch_sub(1, Ordering::SeqCst);
+    ms
+}
+
 fn elf() -> Elf {
-    Elf::new(ELF).task(&double::TASK).task(&add::TASK).task(&refuse::TASK).task(&nap::TASK)
+    Elf::new(ELF).task(&double::TASK).task(&add::TASK).task(&refuse::TASK).task(&nap::TASK).task(&counted_nap::TASK)
 }
 
 /// Serves the test elf on `store` until the returned sender fires.
@@ -239,5 +254,59 @@ fn a_store_outage_is_ridden_out_by_the_elf_and_the_waiting_driver() {
         let _ = stop.send(());
         let served = handle.await.expect("joined");
         assert!(served.is_ok(), "the elf ended badly: {served:?}");
+    });
+}
+
+/// Claiming ahead: an elf of one slot claims its slot's next job shortly
+/// before the running one is expected to end, and starts it when the slot
+/// frees; it never runs more than its slots, and the recorded start of a job
+/// that waited is when it started, not when it was claimed: the job after a
+/// 70 ms one, claimed when 40 ms were expected, waits about 30 ms, which its
+/// recorded duration does not include.
+#[test]
+fn a_slot_s_next_job_is_claimed_before_the_slot_frees() {
+    runtime().block_on(async {
+        let store = Store::memory();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let options = Options { slots: 1, ..Options::default() };
+                serve(&elf(), store, &options, async move {
+                    let _ = stopped.await;
+                })
+                .await
+            }
+        });
+        let myc = Mycelium::new(store.clone());
+        let mut o = myc.orchestration("ahead");
+        let naps = [40, 40, 40, 40, 40, 40, 70, 40, 40, 40, 40, 40];
+        for ms in naps {
+            o.call(counted_nap::call(ms));
+        }
+        let run = o.submit().await.expect("submit");
+        let claimed = JobQuery { run: Some(run.id()), states: vec![JobState::Claimed], ..Default::default() };
+        let mut most_held = 0;
+        let watch = async {
+            loop {
+                most_held = most_held.max(store.jobs(&claimed).expect("jobs").len());
+                if run.progress().expect("progress").state.is_final() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), watch).await.expect("the run ends");
+        assert_eq!(run.values().expect("values").len(), 12);
+        assert_eq!(MOST.load(Ordering::SeqCst), 1, "one slot runs one job at a time");
+        assert_eq!(most_held, 2, "the next job was claimed while one ran, and only one");
+        let jobs = store.jobs(&JobQuery { run: Some(run.id()), ..Default::default() }).expect("jobs");
+        let recorded: Vec<i64> =
+            jobs.iter().map(|j| j.finished_at.expect("finished") - j.started_at.expect("started")).collect();
+        for (ms, took) in naps.iter().map(|&ms| ms as i64).zip(&recorded) {
+            assert!((ms - 1..ms + 15).contains(took), "a {ms} ms run recorded as {took} ms: {recorded:?}");
+        }
+        let _ = stop.send(());
+        handle.await.expect("join").expect("stopped");
     });
 }

@@ -102,6 +102,9 @@ pub(super) fn complete(w: &mut Work<'_>, done: &[Completion], texts: &[Encoded])
             row.ran_sha.clone_from(&c.ran_sha);
         }
         row.lease_until = None;
+        // A job claimed ahead started when its wait in the elf ended.
+        let waited = i64::try_from(c.waited_ms).unwrap_or(i64::MAX);
+        row.started_at = row.started_at.map(|s| s.saturating_add(waited).min(now));
         row.finished_at = Some(now);
         row.updated_at = now;
         results.push(NewResult { job: row.id, epoch: c.lease.epoch, value: text.clone(), at: now });

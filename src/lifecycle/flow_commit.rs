@@ -119,7 +119,7 @@ pub(super) fn commit(
     let state = match &r.end {
         FlowEnd::Suspend(wait) => Some(suspend(w, row, r, wait, &children)?),
         FlowEnd::Complete(v) => {
-            let c = Completion { lease: r.lease, ran_sha: Some(r.sha.clone()), value: v.clone() };
+            let c = Completion { lease: r.lease, ran_sha: Some(r.sha.clone()), value: v.clone(), waited_ms: 0 };
             let text = match value {
                 Some(t) => t.clone(),
                 None => Ok(v.to_string()),

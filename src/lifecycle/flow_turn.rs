@@ -26,7 +26,7 @@ impl Store {
             .iter()
             .map(|r| match &r.end {
                 FlowEnd::Complete(v) => {
-                    let c = Completion { lease: r.lease, ran_sha: Some(r.sha.clone()), value: v.clone() };
+                    let c = Completion { lease: r.lease, ran_sha: Some(r.sha.clone()), value: v.clone(), waited_ms: 0 };
                     self.encode_results(std::slice::from_ref(&c)).map(|mut t| t.pop())
                 }
                 _ => Ok(None),

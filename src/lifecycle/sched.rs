@@ -350,7 +350,8 @@ mod tests {
                         continue;
                     };
                     claims.push((c.run, c.lease.job));
-                    s.complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0) }]).expect("complete");
+                    s.complete(&[Completion { lease: c.lease, ran_sha: None, value: json!(0), waited_ms: 0 }])
+                        .expect("complete");
                 }
                 let claimed_at: HashMap<JobId, usize> = claims.iter().enumerate().map(|(i, (_, j))| (*j, i)).collect();
                 let total: usize = runs.values().map(|r| r.jobs.len()).sum();

@@ -277,4 +277,15 @@ pub struct Completion {
     pub ran_sha: Option<TaskSha>,
     /// The task's value.
     pub value: Value,
+    /// How long the job waited in the elf between its claim and its start
+    /// (an elf claims a slot's next job shortly before the slot frees): its
+    /// recorded start moves on by as much, so that measured durations are
+    /// those of the runs. Relative, so clock skew between machines does not
+    /// enter it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

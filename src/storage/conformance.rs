@@ -230,7 +230,7 @@ fn state(s: &Store, id: JobId) -> JobState {
 }
 
 fn done(lease: Lease, value: Value) -> Completion {
-    Completion { lease, ran_sha: None, value }
+    Completion { lease, ran_sha: None, value, waited_ms: 0 }
 }
 
 fn job_count(s: &Store) -> usize {
@@ -587,7 +587,8 @@ pub fn c17_retention_deletes_only_runs_that_ended_long_enough_ago(url: &str) {
     let b = submit(&s, vec![job("ret", json!([2]))]);
     let c = take(1).expect("claim").remove(0);
     assert_eq!(c.lease.job, b[0]);
-    s.complete(&[Completion { lease: c.lease, ran_sha: Some(ran.sha.clone()), value: json!(2) }]).expect("complete");
+    s.complete(&[Completion { lease: c.lease, ran_sha: Some(ran.sha.clone()), value: json!(2), waited_ms: 0 }])
+        .expect("complete");
     let run_b = s.job(b[0]).expect("read").expect("exists").run;
     let mut pin = job("ret", json!([3]));
     pin.expected_sha = Some(pinned.sha.clone());
@@ -688,7 +689,8 @@ pub fn c09_results_are_fenced_and_idempotent(url: &str) {
 }
 
 /// C18: a task's measured duration is the median of its most recent
-/// successful attempts (start of the winning attempt to its end); failed
+/// successful attempts (start of the winning attempt, after any wait in its
+/// elf, to its end); failed
 /// attempts and other tasks do not count.
 pub fn c18_task_durations_are_measured_from_successes(url: &str) {
     let (s, clock) = clocked(url);
@@ -696,13 +698,17 @@ pub fn c18_task_durations_are_measured_from_successes(url: &str) {
     let ids = submit(&s, (0..4).map(|i| job("e", json!([i]))).collect());
     let other = submit(&s, vec![JobSpec::new("e", "u", json!([9]))]);
     let me = InstanceId::random();
-    // Attempts of 10, 40 and 20 ms succeed; one of 500 ms fails for good.
-    for (i, ms) in [10, 40, 20].into_iter().enumerate() {
+    // Attempts of 10, 40 and 20 ms succeed, the second after waiting 35 ms
+    // in its elf for a slot (so it ran 5); one of 500 ms fails for good.
+    for (i, (ms, waited_ms)) in [(10, 0), (40, 35), (20, 0)].into_iter().enumerate() {
         let c = claim(&s, &me, "e", 1, 60_000).remove(0);
         assert_eq!(c.lease.job, ids[i]);
         clock.advance(ms);
-        assert_eq!(s.complete(&[done(c.lease, json!(i))]).expect("complete").outcomes, vec![Outcome::Ok]);
+        let d = Completion { waited_ms, ..done(c.lease, json!(i)) };
+        assert_eq!(s.complete(&[d]).expect("complete").outcomes, vec![Outcome::Ok]);
     }
+    let waited = s.job(ids[1]).expect("read").expect("exists");
+    assert_eq!(waited.finished_at.zip(waited.started_at).map(|(f, s)| f - s), Some(5), "started after its wait");
     let c = claim(&s, &me, "e", 1, 60_000).remove(0);
     clock.advance(500);
     let mut report = FailureReport::new(FailureKind::Error, "no");
@@ -713,7 +719,7 @@ pub fn c18_task_durations_are_measured_from_successes(url: &str) {
     assert_eq!(u.first().map(|c| c.lease.job), other.first().copied());
     clock.advance(7);
     s.complete(&[done(u[0].lease, json!(0))]).expect("complete");
-    assert_eq!(s.task_duration("e", "t").expect("durations"), Some(20));
+    assert_eq!(s.task_duration("e", "t").expect("durations"), Some(10), "the median of 10, 5 and 20");
     let both = s.task_durations(&[("e".into(), "t".into()), ("e".into(), "u".into()), ("x".into(), "t".into())]);
     let both = both.expect("durations");
     assert_eq!(both.len(), 2);

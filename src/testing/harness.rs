@@ -382,7 +382,7 @@ impl Harness {
         let mut completions = Vec::new();
         for (lease, sha, done) in outcomes {
             match done {
-                Done::Value(value) => completions.push(Completion { lease, ran_sha: sha, value }),
+                Done::Value(value) => completions.push(Completion { lease, ran_sha: sha, value, waited_ms: 0 }),
                 Done::Failed(report) => failed.push((lease, *report)),
                 // Only tasks run here (a flow is not found among them).
                 Done::Flow(_) => failed.push((

@@ -289,7 +289,7 @@ fn c13_clocks(base: &str, http: &Http, db: &str) {
     assert_eq!(taken.len(), 1);
     let epoch: i64 = held.split(' ').nth(2).and_then(|e| e.parse().ok()).expect("an epoch");
     assert!(taken[0].lease.epoch > epoch);
-    let stale = Completion { lease: Lease { job: ids[0], epoch }, ran_sha: None, value: json!("late") };
+    let stale = Completion { lease: Lease { job: ids[0], epoch }, ran_sha: None, value: json!("late"), waited_ms: 0 };
     assert_eq!(behind.complete(&[stale]).expect("complete").outcomes, vec![Outcome::LeaseLost]);
     drop(holder);
 }
@@ -418,8 +418,10 @@ fn c16_a_claim_whose_answers_are_all_lost_is_resolved_by_the_reaper() {
         again.iter().map(|c| (c.lease.job, c.attempt)).collect::<Vec<_>>(),
         ids.iter().map(|i| (*i, 1)).collect::<Vec<_>>()
     );
-    let done: Vec<Completion> =
-        again.iter().map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(c.lease.job.0) }).collect();
+    let done: Vec<Completion> = again
+        .iter()
+        .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(c.lease.job.0), waited_ms: 0 })
+        .collect();
     assert!(s.complete(&done).expect("complete").outcomes.iter().all(|o| *o == Outcome::Ok));
     // Nothing lost, nothing run twice to completion.
     let results = s.results(&ids).expect("results");
@@ -519,7 +521,8 @@ fn integers_beyond_2_53_round_trip_exactly() {
     assert_eq!(claimed[0].args.to_string(), big.to_string());
     // A result and a failure's inputs beyond 2^53 come back exactly too.
     let value = json!({ "max": u64::MAX, "min": i64::MIN });
-    s.complete(&[Completion { lease: claimed[0].lease, ran_sha: None, value: value.clone() }]).expect("complete");
+    s.complete(&[Completion { lease: claimed[0].lease, ran_sha: None, value: value.clone(), waited_ms: 0 }])
+        .expect("complete");
     assert_eq!(s.result(id).expect("result").map(|v| v.to_string()), Some(value.to_string()));
     let mut report = FailureReport::new(FailureKind::Panic, "boom");
     report.inputs = big.clone();

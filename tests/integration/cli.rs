@@ -135,7 +135,7 @@ fn fixture() -> Fixture {
         claimed.remove(0)
     };
     let c = claim("fetcher", "download");
-    let done_dl = Completion { lease: c.lease, ran_sha: Some(dl.sha.clone()), value: json!("1\n2\nx\n") };
+    let done_dl = Completion { lease: c.lease, ran_sha: Some(dl.sha.clone()), value: json!("1\n2\nx\n"), waited_ms: 0 };
     store.complete(&[done_dl]).expect("complete");
     for attempt in 1..=2 {
         let c = claim("parser", "parse");

@@ -36,7 +36,7 @@ fn finished_runs(s: &Store, runs: usize, jobs: usize) {
             }
             let done: Vec<Completion> = claimed
                 .iter()
-                .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(pad.clone()) })
+                .map(|c| Completion { lease: c.lease, ran_sha: None, value: json!(pad.clone()), waited_ms: 0 })
                 .collect();
             s.complete(&done).expect("complete");
         }
