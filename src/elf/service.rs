@@ -285,8 +285,9 @@ struct Runtime<'a> {
     completions: Vec<Completion>,
     /// When the oldest waiting result finished.
     flush_since: Option<Instant>,
-    /// Whether a waiting result is to be written now (see `EAGER_RATIO`).
-    eager: bool,
+    /// Waiting results of jobs long against a transaction: written now
+    /// (see `EAGER_RATIO`), each with a successor claimed if it readied one.
+    long_done: u32,
     /// How long a turn takes: a moving average of the recent ones
     /// (`pacing::expect`), so that one slow turn does not turn off claiming
     /// ahead.
@@ -375,7 +376,7 @@ impl<'a> Runtime<'a> {
             done_rx,
             completions: Vec::new(),
             flush_since: None,
-            eager: false,
+            long_done: 0,
             turn_cost: FLUSH_AFTER,
             bell,
             endpoint,
@@ -446,7 +447,7 @@ impl<'a> Runtime<'a> {
                 in_flight: self.in_flight(),
                 slots: self.options.slots,
                 waited: self.flush_since.map(|t| t.elapsed()),
-                eager: self.eager,
+                eager: self.long_done > 0,
             }
             .due();
             // Free slots are claimed for when no results wait (those go with
@@ -518,18 +519,18 @@ impl<'a> Runtime<'a> {
 
     /// Writes waiting results and claims up to `free` jobs, in one
     /// transaction; starts what it claimed in free slots, and keeps the rest
-    /// waiting for the slots about to free. When the results made work ready
-    /// for this elf that it had no slot to claim for (its slots full, or
-    /// taken by jobs claimed ahead), it claims that work too, in a second
-    /// transaction, to start before the jobs claimed ahead: the successor of
-    /// a finished job is where its run goes on (the store hands out the best
-    /// ranked first), and claimed ahead it would otherwise wait a whole
-    /// round. Returns whether it claimed any.
+    /// waiting for the slots about to free. When the results of long jobs
+    /// made work ready for this elf that it had no slot to claim for (its
+    /// slots full, or taken by jobs claimed ahead), it claims that work too,
+    /// one job per long job finished, in a second transaction, to start
+    /// before the jobs claimed ahead: the successor of a finished job is
+    /// where its run goes on (the store hands out the best ranked first), and
+    /// behind jobs claimed ahead it would wait a whole round. Returns whether
+    /// it claimed any.
     async fn turn(&mut self, free: u32) -> Result<bool, storage::Error> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
-        self.eager = false;
-        let wrote = !batch.is_empty();
+        let long_done = std::mem::take(&mut self.long_done);
         let (mut readied, claimed, resumes) = self.round(batch, free).await?;
         self.starved = (claimed.len() as u32) < free;
         let mut got = !claimed.is_empty();
@@ -537,9 +538,10 @@ impl<'a> Runtime<'a> {
         let mut follow = 0;
         if let Some(own) = own {
             *own = own.saturating_sub(claimed.len() as u32);
-            if wrote {
-                let room = self.options.slots.saturating_sub(self.waiting.len() as u32 + claimed.len() as u32);
-                follow = (*own).min(room);
+            // At most one successor per long job finished, and only when
+            // the claim filled every free slot.
+            if claimed.len() as u32 == free {
+                follow = (*own).min(long_done);
                 *own -= follow;
             }
         }
@@ -741,8 +743,11 @@ impl<'a> Runtime<'a> {
         }
         // A job long against a transaction does not wait for others to
         // finish: its slot is claimed for again at once.
-        self.eager |= matches!(done, Done::Value(_) | Done::Flow(_))
-            && since.elapsed() >= self.turn_cost.saturating_mul(EAGER_RATIO);
+        if matches!(done, Done::Value(_) | Done::Flow(_))
+            && since.elapsed() >= self.turn_cost.saturating_mul(EAGER_RATIO)
+        {
+            self.long_done += 1;
+        }
         if matches!(done, Done::Value(_) | Done::Flow(_)) && self.flush_since.is_none() {
             // Written with the next turn, at the latest FLUSH_AFTER from now.
             self.flush_since = Some(Instant::now());
@@ -781,6 +786,8 @@ impl<'a> Runtime<'a> {
                 self.settle(lease, sha, done).await?;
             }
             if !self.completions.is_empty() || self.flows.has_reports() {
+                // A stopping elf claims nothing, successors neither.
+                self.long_done = 0;
                 self.turn(0).await?;
             }
             if self.in_flight() == 0 || since.elapsed() >= self.options.grace {
