@@ -4,8 +4,10 @@
 //! ready jobs in batches up to its free slots, resolves output references,
 //! runs tasks (sync ones on blocking threads, so a slow task never stalls a
 //! heartbeat), and writes results or failures, batching completions with the
-//! next claim. On SIGTERM or SIGINT it stops claiming, finishes (or releases)
-//! what it holds, and exits 0.
+//! next claim. For jobs long against a transaction it claims a slot's next
+//! job shortly before the slot frees, and a finished job's successor at once
+//! (`pacing`). On SIGTERM or SIGINT it stops claiming, gives back what it
+//! claimed ahead, finishes (or releases) what it holds, and exits 0.
 
 pub(crate) mod cli;
 mod frames;
