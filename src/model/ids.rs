@@ -51,7 +51,8 @@ int_id!(
     "f"
 );
 
-/// A running elf instance (one process), a random UUID.
+/// A running elf instance (one process): 64 random bits in 11 letters and
+/// digits.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct InstanceId(pub String);
@@ -59,7 +60,18 @@ pub struct InstanceId(pub String);
 impl InstanceId {
     /// A fresh random instance id.
     pub fn random() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        // 64 random bits in 11 letters and digits: a repeat is about a 1 in
+        // 100 million chance after 600,000 instances, and the id is 25
+        // bytes shorter than a UUID's text in every job row that names its
+        // holder (a claim that writes fewer bytes splits fewer pages).
+        const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut n: u64 = rand::random();
+        let mut id = String::with_capacity(11);
+        for _ in 0..11 {
+            id.push(char::from(DIGITS[(n % 62) as usize]));
+            n /= 62;
+        }
+        Self(id)
     }
 }
 
@@ -136,6 +148,13 @@ mod tests {
     fn malformed_sha_is_rejected_with_the_input() {
         let err = TaskSha::try_from("xyz".to_owned()).unwrap_err();
         assert!(err.contains("`xyz`"), "{err}");
+    }
+
+    #[test]
+    fn instance_ids_are_eleven_letters_and_digits_and_differ() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| InstanceId::random().0).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|i| i.len() == 11 && i.bytes().all(|b| b.is_ascii_alphanumeric())), "{ids:?}");
     }
 
     #[test]
