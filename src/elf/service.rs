@@ -180,6 +180,11 @@ struct Holding {
 }
 
 impl Holding {
+    /// A job claimed ahead, waiting for a slot since now.
+    fn waiting(lease: Lease) -> Self {
+        Self { lease, abort: None, since: Instant::now(), task: None, waited: Duration::ZERO }
+    }
+
     fn running(&self) -> bool {
         self.abort.is_some()
     }
@@ -187,9 +192,15 @@ impl Holding {
 
 /// Jobs held, by id.
 type Held = Arc<Mutex<HashMap<JobId, Holding>>>;
-/// What one turn's transaction came to: the work it made ready, by elf;
-/// the jobs it claimed; what the claimed flows need to resume.
-type Round = (std::collections::BTreeMap<String, u32>, Vec<Claimed>, HashMap<JobId, storage::Resume>);
+/// What one turn's transaction came to.
+struct Round {
+    /// The work it made ready, by elf.
+    readied: std::collections::BTreeMap<String, u32>,
+    /// The jobs it claimed.
+    claimed: Vec<Claimed>,
+    /// What the claimed flows need to resume.
+    resumes: HashMap<JobId, storage::Resume>,
+}
 /// A finished job: its lease, the version that ran, the outcome.
 type Finished = (Lease, TaskSha, Done);
 
@@ -531,7 +542,7 @@ impl<'a> Runtime<'a> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
         let long_done = std::mem::take(&mut self.long_done);
-        let (mut readied, claimed, resumes) = self.round(batch, free).await?;
+        let Round { mut readied, claimed, resumes } = self.round(batch, free).await?;
         self.starved = (claimed.len() as u32) < free;
         let mut got = !claimed.is_empty();
         let own = readied.get_mut(&self.elf.name);
@@ -551,7 +562,7 @@ impl<'a> Runtime<'a> {
         }
         self.hold(claimed, resumes, false);
         if follow > 0 {
-            let (_, claimed, resumes) = self.round(Vec::new(), follow).await?;
+            let Round { claimed, resumes, .. } = self.round(Vec::new(), follow).await?;
             got |= !claimed.is_empty();
             self.hold(claimed, resumes, true);
         }
@@ -579,7 +590,7 @@ impl<'a> Runtime<'a> {
             self.flows.committed(&turn.committed);
             self.flows.set_next_timer(turn.next_timer);
             let resumes: HashMap<_, _> = turn.resumes.into_iter().map(|r| (r.job, r)).collect();
-            (turn.readied, turn.claimed, resumes)
+            Round { readied: turn.readied, claimed: turn.claimed, resumes }
         } else {
             let Turn { outcomes: _, readied, claimed } = self
                 .store
@@ -588,7 +599,7 @@ impl<'a> Runtime<'a> {
                     s.complete_and_claim(&batch, &req)
                 })
                 .await?;
-            (readied, claimed, HashMap::new())
+            Round { readied, claimed, resumes: HashMap::new() }
         };
         self.turn_cost = pacing::expect(Some(self.turn_cost), began.elapsed());
         Ok(round)
@@ -598,22 +609,16 @@ impl<'a> Runtime<'a> {
     /// for a slot, at the back of the line or, when `first`, at its front.
     fn hold(&mut self, claimed: Vec<Claimed>, mut resumes: HashMap<JobId, storage::Resume>, first: bool) {
         let mut line = Vec::new();
+        // Slots free now; none is taken while jobs wait before these.
+        let mut free = if self.waiting.is_empty() { self.options.slots.saturating_sub(self.in_flight()) } else { 0 };
         for c in claimed {
             let resume = resumes.remove(&c.lease.job);
-            if self.in_flight() < self.options.slots && self.waiting.is_empty() && line.is_empty() {
+            if free > 0 {
+                free -= 1;
                 self.start_job(c, resume, Duration::ZERO);
             } else {
                 if let Ok(mut h) = self.held.lock() {
-                    h.insert(
-                        c.lease.job,
-                        Holding {
-                            lease: c.lease,
-                            abort: None,
-                            since: Instant::now(),
-                            task: None,
-                            waited: Duration::ZERO,
-                        },
-                    );
+                    h.insert(c.lease.job, Holding::waiting(c.lease));
                 }
                 line.push((c, resume));
             }
