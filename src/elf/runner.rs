@@ -110,15 +110,27 @@ pub(crate) fn run_here(
     if claimed.timeout_ms.is_some() {
         return None;
     }
+    Some(run_sync(task.info, f, claimed, sha, cx))
+}
+
+/// Runs the sync body `f` of the task `info` on this thread, without a time
+/// limit: [`run_here`] once it knows the task is one.
+pub(crate) fn run_sync(
+    info: &TaskInfo,
+    f: fn(Value) -> Result<Value, TaskError>,
+    claimed: &Claimed,
+    sha: &TaskSha,
+    cx: impl FnOnce() -> crate::agent::Context,
+) -> Done {
     let inputs: HashMap<JobId, Value> = claimed.inputs.iter().cloned().collect();
     let args = match refs::resolve(&claimed.args, &inputs) {
         Ok(a) => a,
-        Err(e) => return Some(failed(FailureKind::BadInput, e.to_string(), false, &claimed.args, sha)),
+        Err(e) => return failed(FailureKind::BadInput, e.to_string(), false, &claimed.args, sha),
     };
     let input = args.clone();
     let cx = cx();
     let ran = panic::catch(|| context::with_sync(cx, || f(input))).map_err(|p| caught(&*p));
-    Some(done_of(task.info, ran, &args, sha))
+    done_of(info, ran, &args, sha)
 }
 
 /// What a body's result (or caught panic) comes to: its value, or a failure

@@ -20,7 +20,7 @@ use crate::model::{
     Build, Claimed, Completion, ElfInstance, ElfState, FailureKind, InstanceId, JobId, Lease, Origin, Outcome, TaskSha,
 };
 use crate::storage::{self, ClaimRequest, Departure, FlowClaim, FlowTurn, Locality, Store, Turn};
-use crate::task::Task;
+use crate::task::{Body, Task};
 
 /// An elf: a name and the tasks and flows it serves.
 #[derive(Debug, Clone)]
@@ -366,7 +366,7 @@ impl<'a> Runtime<'a> {
         let held: Held = Arc::default();
         let heartbeat = tokio::spawn(heartbeat_loop(store.clone(), instance.clone(), held.clone(), ttl));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let last_version = store.change_counter().unwrap_or(0);
+        let last_version = store.others_change_counter().unwrap_or(0);
         Ok(Self {
             elf,
             options,
@@ -499,8 +499,8 @@ impl<'a> Runtime<'a> {
         }
     }
 
-    /// Whether a claim may find work: after a starved claim, only when the
-    /// store changed or a while passed.
+    /// Whether a claim may find work: after a starved claim, only when
+    /// another writer committed since it looked, or a while passed.
     fn worth_claiming(&mut self) -> bool {
         if !self.starved
             || self.last_claim.elapsed() >= Duration::from_millis(500)
@@ -508,7 +508,9 @@ impl<'a> Runtime<'a> {
         {
             return true;
         }
-        let v = self.store.change_counter().unwrap_or(0);
+        // Others' commits only: this elf's own last commit (the claim that
+        // found too little among them) says nothing new about the work.
+        let v = self.store.others_change_counter().unwrap_or(0);
         let changed = v != self.last_version;
         self.last_version = v;
         changed
@@ -542,6 +544,9 @@ impl<'a> Runtime<'a> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
         let long_done = std::mem::take(&mut self.long_done);
+        // What others had committed before this claim looked: should it find
+        // too little, only their commits after this may have made more work.
+        self.last_version = self.store.others_change_counter().unwrap_or(self.last_version);
         let Round { mut readied, claimed, resumes } = self.round(batch, free).await?;
         self.starved = (claimed.len() as u32) < free;
         let mut got = !claimed.is_empty();
@@ -714,21 +719,37 @@ impl<'a> Runtime<'a> {
             attempt = c.attempt,
             outcome = tracing::field::Empty,
         );
-        let handle = tokio::spawn(async move {
-            use tracing::Instrument;
-            let outcome = runner::run(task, &c, &sha, cx).instrument(span.clone()).await;
+        let outcome_of = |span: &tracing::Span, outcome: &Done| {
             span.record(
                 "outcome",
-                match &outcome {
+                match outcome {
                     Done::Value(_) | Done::Flow(_) => "succeeded",
                     Done::Failed(_) => "failed",
                 },
             );
-            let _ = done.send((lease, sha, outcome));
-        });
+        };
+        let handle = if let (Body::Sync(f), None) = (task.body, c.timeout_ms) {
+            // A sync task without a time limit reports from its blocking
+            // thread straight to this loop: one hand-off fewer than through
+            // an async task that awaits the thread.
+            tokio::task::spawn_blocking(move || {
+                let outcome = span.in_scope(|| runner::run_sync(task.info, f, &c, &sha, || cx));
+                outcome_of(&span, &outcome);
+                let _ = done.send((lease, sha, outcome));
+            })
+            .abort_handle()
+        } else {
+            tokio::spawn(async move {
+                use tracing::Instrument;
+                let outcome = runner::run(task, &c, &sha, cx).instrument(span.clone()).await;
+                outcome_of(&span, &outcome);
+                let _ = done.send((lease, sha, outcome));
+            })
+            .abort_handle()
+        };
         if let Ok(mut h) = self.held.lock() {
             let task = Some(task.info.name);
-            let holding = Holding { lease, abort: Some(handle.abort_handle()), since: Instant::now(), task, waited };
+            let holding = Holding { lease, abort: Some(handle), since: Instant::now(), task, waited };
             h.insert(lease.job, holding);
         }
     }

@@ -160,6 +160,13 @@ impl Store {
         self.inner.backend.change_counter()
     }
 
+    /// A number that changes whenever another handle or process commits;
+    /// this handle's own commits leave it unchanged where the backend can
+    /// tell them apart (SQLite), and move it elsewhere.
+    pub fn others_change_counter(&self) -> Result<i64> {
+        self.inner.backend.others_change_counter()
+    }
+
     /// Moves committed data from the write-ahead log into the main store,
     /// when the backend has one; a no-op elsewhere.
     pub fn checkpoint(&self) -> Result<()> {

@@ -95,6 +95,16 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// pollers.
     fn change_counter(&self) -> Result<i64>;
 
+    /// A number that changes whenever another handle or process commits,
+    /// where the backend can leave this handle's own commits out: what an
+    /// elf looks at before claiming again after a claim of its own found too
+    /// little (its own commit says nothing new about the work). Without a
+    /// cheaper way, the [`change_counter`](Backend::change_counter), which
+    /// moves on every commit.
+    fn others_change_counter(&self) -> Result<i64> {
+        self.change_counter()
+    }
+
     /// Moves committed data from a write-ahead log into the main store, when
     /// the backend has one.
     fn checkpoint(&self) -> Result<()> {

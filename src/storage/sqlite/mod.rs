@@ -122,4 +122,27 @@ mod tests {
         let jobs: Vec<_> = submitted.jobs.iter().map(|id| store.job(*id).expect("read").expect("a job")).collect();
         assert_eq!((&jobs[0].retry, &jobs[1].retry), (&RetryPolicy::default(), &retried.retry));
     }
+
+    /// A handle's own commits leave its `others_change_counter` as it was
+    /// (while its `change_counter` moves); another handle's commit moves
+    /// both, so an elf whose claim found too little claims again only for
+    /// someone else's commit.
+    #[test]
+    fn the_others_change_counter_moves_for_other_handles_commits_only() {
+        use crate::model::{JobSpec, RunSpec, Submission};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let (me, other) =
+            (crate::storage::Store::open(&url).expect("a store"), crate::storage::Store::open(&url).expect("a store"));
+        let submit = |s: &crate::storage::Store| {
+            let jobs = vec![JobSpec::new("e", "t", serde_json::json!([1]))];
+            s.submit(&Submission { run: RunSpec::named("r"), jobs }).expect("submitted");
+        };
+        let (others, all) = (me.others_change_counter().expect("read"), me.change_counter().expect("read"));
+        submit(&me);
+        assert_eq!(me.others_change_counter().expect("read"), others, "moved for the handle's own commit");
+        assert_ne!(me.change_counter().expect("read"), all, "the change counter counts every commit");
+        submit(&other);
+        assert_ne!(me.others_change_counter().expect("read"), others, "missed another handle's commit");
+    }
 }

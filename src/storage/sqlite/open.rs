@@ -199,6 +199,14 @@ impl Backend for SqliteBackend {
         conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
     }
 
+    /// The writer connection's data version: SQLite moves it for commits of
+    /// other connections only, so this handle's own writes leave it as it
+    /// was (the reader's moves for those too).
+    fn others_change_counter(&self) -> Result<i64> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
+    }
+
     /// Frees at most `max_pages` of the pages deleted data left (an
     /// incremental vacuum step); once none is left, checkpoints so that the
     /// file shrinks. A store created before incremental vacuuming existed
