@@ -464,7 +464,7 @@ impl<'a> Runtime<'a> {
             // Free slots are claimed for when no results wait (those go with
             // the batch's claim); slots about to free, at once.
             let want = free + ahead.due;
-            let may_have_work = want > 0 && (writes == 0 || ahead.due > 0) && self.worth_claiming();
+            let may_have_work = want > 0 && (writes == 0 || ahead.due > 0) && self.worth_claiming(want);
             if flush_due || may_have_work {
                 let got = self.turn(want).await?;
                 if got || !self.starved {
@@ -499,9 +499,11 @@ impl<'a> Runtime<'a> {
         }
     }
 
-    /// Whether a claim may find work: after a starved claim, only when
-    /// another writer committed since it looked, or a while passed.
-    fn worth_claiming(&mut self) -> bool {
+    /// Whether a claim of up to `want` jobs may find work: after a starved
+    /// claim, only when another writer committed since it looked (and, on a
+    /// local store, where a read never waits for the writer, a read finds
+    /// something to claim), or a while passed.
+    fn worth_claiming(&mut self, want: u32) -> bool {
         if !self.starved
             || self.last_claim.elapsed() >= Duration::from_millis(500)
             || self.flows.timer_due(self.store.now())
@@ -513,7 +515,15 @@ impl<'a> Runtime<'a> {
         let v = self.store.others_change_counter().unwrap_or(0);
         let changed = v != self.last_version;
         self.last_version = v;
-        changed
+        if !changed || self.store.describe().locality != Locality::Local {
+            // On a server, the claim is one round trip: cheaper than a look.
+            return changed;
+        }
+        // An idle elf's empty claim would hold the writer (about half a
+        // millisecond each poll, while other elves wait to write results).
+        let (name, tasks) = (&self.elf.name, &self.task_names);
+        let request = ClaimRequest { instance: &self.instance, elf: name, tasks, max: want, ttl_ms: self.ttl_ms };
+        self.store.may_claim(&request, &self.flow_names).unwrap_or(true)
     }
 
     /// How long to wait idle: the store's poll interval, drawn at random

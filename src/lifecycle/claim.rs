@@ -24,6 +24,29 @@ impl Store {
         self.write("claim jobs", |w| claim(w, request))
     }
 
+    /// Whether a claim for `request` would find anything to do now: a ready
+    /// job of its elf and tasks, a lease run out (a claim expires those
+    /// first), or a timer due of one of `flows` (a claim of the flows' turn
+    /// fires those). One read, so no writer waits for it: what an idle elf
+    /// on a local store asks before it takes the writer for a claim.
+    pub fn may_claim(&self, request: &ClaimRequest<'_>, flows: &[String]) -> Result<bool> {
+        if request.max == 0 {
+            return Ok(false);
+        }
+        let now = self.now();
+        self.read(|r| {
+            let scan = ClaimScan { elf: request.elf, tasks: request.tasks, now, max: 1 };
+            if !r.claimable(&scan)?.is_empty() || !r.expired(now, 1)?.is_empty() {
+                return Ok(true);
+            }
+            if flows.is_empty() {
+                return Ok(false);
+            }
+            let due = r.due(request.elf, now, super::flow_wake::TIMERS_PER_TURN)?;
+            Ok(due.iter().any(|row| flows.contains(&row.task)))
+        })
+    }
+
     /// Completes `done`, then claims, in one transaction: the hot path of an
     /// elf that keeps busy.
     pub fn complete_and_claim(&self, done: &[Completion], request: &ClaimRequest<'_>) -> Result<Turn> {
@@ -105,4 +128,43 @@ fn attach_inputs(w: &mut Work<'_>, fed: &[JobId], claimed: &mut [Claimed]) -> Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::lifecycle::ManualClock;
+    use crate::model::{InstanceId, JobSpec, RunSpec, Submission};
+
+    /// Asking whether a claim would find work answers as the claim does (a
+    /// ready job of the elf's tasks: yes; another elf's or task's: no; none
+    /// left: no; a lease run out: yes) and writes nothing.
+    #[test]
+    fn may_claim_answers_as_a_claim_would_and_writes_nothing() {
+        let clock = ManualClock::new(1_000);
+        let store = Store::memory_with_clock(Arc::new(clock.clone()));
+        let me = InstanceId("me".into());
+        let tasks = vec!["t".to_owned()];
+        let request = |max| ClaimRequest { instance: &me, elf: "e", tasks: &tasks, max, ttl_ms: 100 };
+        let submit = |elf: &str, task: &str| {
+            let jobs = vec![JobSpec::new(elf, task, json!([1]))];
+            store.submit(&Submission { run: RunSpec::named("r"), jobs }).expect("submitted");
+        };
+        let may = |max| store.may_claim(&request(max), &[]).expect("a read");
+        assert!(!may(1), "an empty store");
+        submit("other", "t");
+        submit("e", "u");
+        assert!(!may(1), "only other elves' and tasks' jobs");
+        submit("e", "t");
+        let before = store.change_counter().expect("read");
+        assert!(may(1), "a ready job of the elf's task");
+        assert!(!may(0), "no free slot");
+        assert_eq!(store.change_counter().expect("read"), before, "asking wrote something");
+        assert_eq!(store.claim(&request(4)).expect("a claim").len(), 1);
+        assert!(!may(1), "nothing left to claim");
+        clock.advance(101);
+        assert!(may(1), "a lease ran out: a claim expires it first");
+    }
 }

@@ -12,7 +12,7 @@ use crate::storage::rows::{JobRow, NewEvent};
 use crate::storage::{FailureQuery, Result};
 
 /// Timers fired by one turn at most (the next turn fires the rest).
-const TIMERS_PER_TURN: u32 = 1000;
+pub(super) const TIMERS_PER_TURN: u32 = 1000;
 
 /// Makes the waiting flow `row` ready now (the caller writes it).
 pub(super) fn make_ready(w: &mut Work<'_>, row: &mut JobRow, why: Value) {
