@@ -176,9 +176,17 @@ pub fn f03_timers_fire_when_due(url: &str) {
     assert_eq!(t.next_timer, Some(due));
     let f = job_of(&s, flow);
     assert_eq!((f.state, f.not_before), (JobState::Waiting, due));
+    // An idle elf's look before a claim agrees with the turn: nothing
+    // before the timer is due, the flow once it is.
+    let tasks = vec![FLOW.to_owned(), "t".to_owned()];
+    let look = ClaimRequest { instance: &me, elf: "fc", tasks: &tasks, max: 8, ttl_ms: 60_000 };
+    let may = || s.may_claim(&look, &[FLOW.to_owned()]).expect("a look");
     clock.advance(59_999);
+    assert!(!may(), "a look found a timer not yet due");
     assert!(turn(&s, &me, "fc", &[], 8).claimed.is_empty(), "not due yet");
     clock.advance(1);
+    assert!(may(), "a look missed a due timer");
+    assert!(!s.may_claim(&look, &[]).expect("a look"), "a timer of a flow the elf does not serve");
     let t = turn(&s, &me, "fc", &[], 8);
     assert_eq!(t.claimed.iter().map(|c| c.lease.job).collect::<Vec<_>>(), vec![flow], "fired and claimed at once");
     assert_eq!(t.next_timer, None);
