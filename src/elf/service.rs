@@ -499,6 +499,12 @@ impl<'a> Runtime<'a> {
         }
     }
 
+    /// Whether the store is on this machine: a read there is cheap and never
+    /// waits for the writer.
+    fn local(&self) -> bool {
+        self.store.describe().locality == Locality::Local
+    }
+
     /// Whether a claim of up to `want` jobs may find work: after a starved
     /// claim, only when another writer committed since it looked (and, on a
     /// local store, where a read never waits for the writer, a read finds
@@ -515,7 +521,7 @@ impl<'a> Runtime<'a> {
         let v = self.store.others_change_counter().unwrap_or(0);
         let changed = v != self.last_version;
         self.last_version = v;
-        if !changed || self.store.describe().locality != Locality::Local {
+        if !changed || !self.local() {
             // On a server, the claim is one round trip: cheaper than a look.
             return changed;
         }
@@ -554,9 +560,13 @@ impl<'a> Runtime<'a> {
         let batch = std::mem::take(&mut self.completions);
         self.flush_since = None;
         let long_done = std::mem::take(&mut self.long_done);
-        // What others had committed before this claim looked: should it find
-        // too little, only their commits after this may have made more work.
-        self.last_version = self.store.others_change_counter().unwrap_or(self.last_version);
+        if self.local() {
+            // What others had committed before this claim looked: should it
+            // find too little, only their commits after this may have made
+            // more work. (A server's counter moves for this elf's own commits
+            // too, so there the look would cost a round trip for nothing.)
+            self.last_version = self.store.others_change_counter().unwrap_or(self.last_version);
+        }
         let Round { mut readied, claimed, resumes } = self.round(batch, free).await?;
         self.starved = (claimed.len() as u32) < free;
         let mut got = !claimed.is_empty();
@@ -651,7 +661,7 @@ impl<'a> Runtime<'a> {
     /// so that a killed elf's work resumes within a second whether or not a
     /// coordinator leads.
     async fn sweep(&mut self) {
-        if self.store.describe().locality != Locality::Local || self.last_sweep.elapsed() < SWEEP {
+        if !self.local() || self.last_sweep.elapsed() < SWEEP {
             return;
         }
         self.last_sweep = Instant::now();

@@ -160,6 +160,12 @@ impl SqliteBackend {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// `conn`'s data version, which SQLite moves for other connections'
+    /// commits.
+    fn data_version(&self, conn: &Connection) -> Result<i64> {
+        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
+    }
+
     /// Maps a SQLite error met while doing `context` to a storage error.
     pub(super) fn err(&self, context: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         let context = context.to_owned();
@@ -195,16 +201,14 @@ impl Backend for SqliteBackend {
     }
 
     fn change_counter(&self) -> Result<i64> {
-        let conn = self.reader();
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
+        self.data_version(&self.reader())
     }
 
     /// The writer connection's data version: SQLite moves it for commits of
     /// other connections only, so this handle's own writes leave it as it
     /// was (the reader's moves for those too).
     fn others_change_counter(&self) -> Result<i64> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(self.err("read the data version"))
+        self.data_version(&self.writer.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Frees at most `max_pages` of the pages deleted data left (an
