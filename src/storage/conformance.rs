@@ -67,6 +67,7 @@ macro_rules! conformance_suite {
             c02_cycles_are_rejected,
             c03_exclusive_claim_in_process,
             c04_priority_then_fifo_and_not_before,
+            c04_a_claim_takes_only_the_tasks_it_names,
             c06_lease_expiry_and_fencing,
             c06_elf_gone_expires_leases_at_once,
             c06_lost_elves_do_not_spend_attempts,
@@ -118,6 +119,7 @@ macro_rules! conformance_suite {
             c02_cycles_are_rejected,
             c03_exclusive_claim_in_process,
             c04_priority_then_fifo_and_not_before,
+            c04_a_claim_takes_only_the_tasks_it_names,
             c06_lease_expiry_and_fencing,
             c06_elf_gone_expires_leases_at_once,
             c06_lost_elves_do_not_spend_attempts,
@@ -401,6 +403,46 @@ pub fn c04_priority_then_fifo_and_not_before(url: &str) {
     clock.advance(1);
     let again = claim(&s, &me, "e", 10, 60_000);
     assert_eq!(again.iter().map(|c| (c.lease.job, c.attempt)).collect::<Vec<_>>(), vec![(ids[1], 2)]);
+}
+
+/// C4: a claim takes only jobs of the tasks it names, passing over other
+/// tasks' jobs ahead of them in claim order, whether it finds one job, several
+/// or none; the jobs it passes over stay ready for an elf that serves them.
+pub fn c04_a_claim_takes_only_the_tasks_it_names(url: &str) {
+    let s = store(url);
+    let spec = |task: &str, priority: i32| {
+        let mut j = JobSpec::new("e", task, json!([task, priority]));
+        j.priority = priority;
+        j
+    };
+    // Claim order: u(9), u(9), t(5), v(3), t(1), t(1), u(0).
+    let ids = submit(
+        &s,
+        vec![spec("u", 9), spec("t", 5), spec("u", 9), spec("t", 1), spec("v", 3), spec("t", 1), spec("u", 0)],
+    );
+    let me = InstanceId::random();
+    let take = |names: &[&str], max: u32| -> Vec<JobId> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let got =
+            s.claim(&ClaimRequest { instance: &me, elf: "e", tasks: &names, max, ttl_ms: 60_000 }).expect("claim");
+        for c in &got {
+            assert!(names.contains(&c.task), "claimed {} of task {}, asked for {names:?}", c.lease.job, c.task);
+            assert_eq!(c.attempt, 1);
+        }
+        got.iter().map(|c| c.lease.job).collect()
+    };
+    assert_eq!(take(&["t"], 1), vec![ids[1]], "one job, behind two of another task");
+    assert_eq!(take(&["t"], 64), vec![ids[3], ids[5]], "the rest of the task, in claim order, past another task's");
+    assert!(take(&["t"], 64).is_empty(), "nothing of the task is left");
+    assert!(take(&["w"], 1).is_empty(), "a task with no jobs");
+    for id in [ids[0], ids[2], ids[4], ids[6]] {
+        assert_eq!(state(&s, id), JobState::Ready, "job {id} of another task was touched");
+    }
+    assert_eq!(take(&["v", "u"], 3), vec![ids[0], ids[2], ids[4]], "two tasks at once, in claim order");
+    assert_eq!(take(&["u", "v"], 3), vec![ids[6]]);
+    for id in &ids {
+        assert_eq!(state(&s, *id), JobState::Claimed);
+    }
 }
 
 /// C6: an expired lease is reaped; the next claim bumps the epoch; the stale

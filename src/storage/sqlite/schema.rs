@@ -410,6 +410,18 @@ mod tests {
         let text = plan.join(" | ");
         assert!(text.contains("USING INDEX jobs_ready"), "the writing claim does not use jobs_ready: {text}");
         assert!(!text.contains("TEMP B-TREE FOR ORDER BY"), "the writing claim sorts: {text}");
+        // The look that finds up to two jobs steps through the same index in
+        // claim order: with no sort step it stops after the rows it needs.
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", &*super::super::sql::PICK_READY))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params!["e", 0], |r| r.get::<_, String>(3))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            })
+            .expect("explain");
+        let text = plan.join(" | ");
+        assert!(text.contains("USING INDEX jobs_ready"), "the pick does not use jobs_ready: {text}");
+        assert!(!text.contains("TEMP B-TREE"), "the pick sorts: {text}");
     }
 
     /// The virtual time of a store that kept it in its own table is carried

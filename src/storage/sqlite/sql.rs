@@ -74,6 +74,33 @@ pub(super) static CLAIM_READY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The ready jobs of one elf in claim order, with their tasks (on
+/// `jobs_ready`, no sort step, no limit: the caller steps through the rows
+/// and stops as soon as it has what it needs, filtering tasks itself).
+pub(super) static PICK_READY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, task FROM jobs WHERE state = {ready} AND elf = ?1 AND not_before <= ?2 \
+         ORDER BY priority DESC, turn, id",
+        ready = lit(JobState::Ready)
+    )
+});
+
+/// Claims one job by id (`?1`, found ready by [`PICK_READY`] in the same
+/// transaction) at `?2`, holder `?3` until `?4`: what [`CLAIM_READY`] writes
+/// into each row, without the temporary tables of its `IN (…)` and
+/// `RETURNING` (most of a one-row claim's cost).
+pub(super) static CLAIM_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = {claimed}, holder = ?3, epoch = epoch + 1, attempt = attempt + 1, \
+         lease_until = ?4, started_at = ?2, updated_at = ?2 WHERE id = ?1",
+        claimed = lit(JobState::Claimed)
+    )
+});
+
+/// What a claim returns of one job, by id.
+pub(super) static CLAIMED_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CLAIMED_COLS} FROM jobs WHERE id = ?1"));
+
 /// The last successful attempts of one elf and task among the newest jobs
 /// (a bounded scan of the rowid, newest first), their durations.
 pub(super) static RECENT_DURATIONS: LazyLock<String> = LazyLock::new(|| {
