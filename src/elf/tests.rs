@@ -261,8 +261,10 @@ fn a_store_outage_is_ridden_out_by_the_elf_and_the_waiting_driver() {
 /// before the running one is expected to end, and starts it when the slot
 /// frees; it never runs more than its slots, and the recorded start of a job
 /// that waited is when it started, not when it was claimed: the job after a
-/// 70 ms one, claimed when 40 ms were expected, waits about 30 ms, which its
-/// recorded duration does not include.
+/// 150 ms one, claimed when 80 ms were expected, waits about 70 ms, which its
+/// recorded duration does not include (the naps are long enough that a
+/// scheduling hiccup of a loaded machine, up to 30 ms, is not mistaken for
+/// the wait).
 #[test]
 fn a_slot_s_next_job_is_claimed_before_the_slot_frees() {
     runtime().block_on(async {
@@ -280,7 +282,7 @@ fn a_slot_s_next_job_is_claimed_before_the_slot_frees() {
         });
         let myc = Mycelium::new(store.clone());
         let mut o = myc.orchestration("ahead");
-        let naps = [40, 40, 40, 40, 40, 40, 70, 40, 40, 40, 40, 40];
+        let naps = [80, 80, 80, 80, 80, 80, 150, 80, 80, 80, 80, 80];
         for ms in naps {
             o.call(counted_nap::call(ms));
         }
@@ -304,7 +306,7 @@ fn a_slot_s_next_job_is_claimed_before_the_slot_frees() {
         let recorded: Vec<i64> =
             jobs.iter().map(|j| j.finished_at.expect("finished") - j.started_at.expect("started")).collect();
         for (ms, took) in naps.iter().map(|&ms| ms as i64).zip(&recorded) {
-            assert!((ms - 1..ms + 15).contains(took), "a {ms} ms run recorded as {took} ms: {recorded:?}");
+            assert!((ms - 1..ms + 30).contains(took), "a {ms} ms run recorded as {took} ms: {recorded:?}");
         }
         let _ = stop.send(());
         handle.await.expect("join").expect("stopped");
