@@ -32,9 +32,7 @@ impl Sql<'_> {
     fn encode<T: serde::Serialize>(&self, what: &str, v: &T) -> Result<String> {
         serde_json::to_string(v).map_err(|e| self.bad_data(what, e.to_string()))
     }
-}
 
-impl Sql<'_> {
     /// Up to `want` ready jobs of the scan, in claim order.
     fn pick_ready(&self, scan: &ClaimScan<'_>, want: usize) -> Result<Vec<i64>> {
         let mut found = Vec::with_capacity(want);
